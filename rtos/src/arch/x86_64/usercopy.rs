@@ -1,0 +1,138 @@
+//! Checked access to user memory.
+//!
+//! The copy routine is a `rep movsb` with an exception-table entry: if it faults on a
+//! user address that the address space cannot fix (demand paging, copy-on-write), the page
+//! fault handler resumes at the fixup label and the routine returns the bytes not copied.
+//! With SMAP on, user pages are reachable only between `stac` and `clac`.
+
+use core::arch::global_asm;
+
+use crate::mm::layout::is_user_range;
+
+global_asm!(
+    r#"
+    .pushsection .text
+    .global axle_copy_user
+axle_copy_user:
+    mov r8, rcx
+    test r8, r8
+    jz 1f
+    stac
+1:
+    mov rcx, rdx
+2:
+    rep movsb
+3:
+    test r8, r8
+    jz 4f
+    clac
+4:
+    mov rax, rcx
+    ret
+    .pushsection .ex_table, "a"
+    .quad 2b, 3b
+    .popsection
+
+    .global axle_user_cmpxchg32
+/* rdi = user address, esi = expected, edx = new, rcx = smap; returns rax = old value in
+   low 32 bits, bit 32 set on fault. */
+axle_user_cmpxchg32:
+    mov r8, rcx
+    test r8, r8
+    jz 1f
+    stac
+1:
+    mov eax, esi
+5:
+    lock cmpxchg dword ptr [rdi], edx
+    mov eax, eax
+    jmp 7f
+6:
+    mov rax, 0x100000000
+7:
+    test r8, r8
+    jz 8f
+    clac
+8:
+    ret
+    .pushsection .ex_table, "a"
+    .quad 5b, 6b
+    .popsection
+    .popsection
+"#
+);
+
+extern "C" {
+    fn axle_copy_user(dst: *mut u8, src: *const u8, len: usize, smap: u64) -> usize;
+    fn axle_user_cmpxchg32(addr: u64, expected: u32, new: u32, smap: u64) -> u64;
+}
+
+/// A bad user address (EFAULT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault;
+
+fn smap() -> u64 {
+    u64::from(super::cpu::smap_enabled())
+}
+
+/// Copies `dst.len()` bytes from user address `src`.
+pub fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Fault> {
+    if dst.is_empty() {
+        return Ok(());
+    }
+    if !is_user_range(src, dst.len() as u64) {
+        return Err(Fault);
+    }
+    // SAFETY: `dst` is a valid kernel buffer; the source range is in user space, and any
+    // fault while reading it is caught by the exception table.
+    let left = unsafe { axle_copy_user(dst.as_mut_ptr(), src as *const u8, dst.len(), smap()) };
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(Fault)
+    }
+}
+
+/// Copies `src` to user address `dst`.
+pub fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Fault> {
+    if src.is_empty() {
+        return Ok(());
+    }
+    if !is_user_range(dst, src.len() as u64) {
+        return Err(Fault);
+    }
+    // SAFETY: as above, with the roles swapped; writes to user memory go through the
+    // user's page tables with their permissions (CR0.WP is on), faults are caught.
+    let left = unsafe { axle_copy_user(dst as *mut u8, src.as_ptr(), src.len(), smap()) };
+    if left == 0 {
+        Ok(())
+    } else {
+        Err(Fault)
+    }
+}
+
+/// Fills `len` bytes at user address `dst` with zeros.
+pub fn zero_user(dst: u64, len: usize) -> Result<(), Fault> {
+    const Z: [u8; 256] = [0; 256];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(Z.len());
+        copy_to_user(dst + done as u64, &Z[..n])?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// Atomically compares-and-exchanges a 32-bit user word; returns the old value.
+pub fn cmpxchg_user_u32(addr: u64, expected: u32, new: u32) -> Result<u32, Fault> {
+    if addr % 4 != 0 || !is_user_range(addr, 4) {
+        return Err(Fault);
+    }
+    // SAFETY: aligned user address; a fault is caught by the exception table.
+    let r = unsafe { axle_user_cmpxchg32(addr, expected, new, smap()) };
+    if r >> 32 != 0 {
+        Err(Fault)
+    } else {
+        Ok(r as u32)
+    }
+}

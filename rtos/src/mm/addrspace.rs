@@ -1,0 +1,518 @@
+//! User address spaces: a set of mappings (VMAs) over a page-table hierarchy, with
+//! demand paging, copy-on-write and shared mappings.
+//!
+//! Private anonymous memory is zero-filled on first touch. A private file mapping maps
+//! the object's page read-only and copies it on the first write. A shared mapping maps the
+//! object's own frames, so every process sees the same physical pages. `fork` marks
+//! private writable pages copy-on-write in both address spaces.
+//!
+//! Locking: the VMA set is under a sleeping mutex (faults may sleep); the page tables under
+//! a spinlock taken briefly inside it. Frames removed from page tables are released only
+//! after the TLBs of every CPU using the space have been flushed.
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use bitflags::bitflags;
+
+use super::frame::{self, Pfn};
+use super::layout::{page_align_down, page_align_up, PAGE_SIZE, USER_END};
+use super::vma::{RangeMap, RangeValue};
+use crate::arch::x86_64::paging::{PageTable, Pte, ADDR_MASK};
+use crate::arch::x86_64::tlb;
+use crate::sync::{Mutex, MutexGuard, SpinLock};
+
+bitflags! {
+    /// Access rights of a mapping (Linux PROT_* values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Prot: u32 {
+        const READ = 1;
+        const WRITE = 2;
+        const EXEC = 4;
+    }
+}
+
+bitflags! {
+    /// Properties of a mapping.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct VmFlags: u32 {
+        const SHARED = 1;
+        const LOCKED = 2;
+        const STACK = 4;
+        const DONTFORK = 8;
+        const WIPEONFORK = 16;
+    }
+}
+
+/// Why a fault could not be resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultError {
+    /// No mapping at the address (SIGSEGV, SEGV_MAPERR).
+    Unmapped,
+    /// The mapping forbids the access (SIGSEGV, SEGV_ACCERR).
+    Access,
+    /// Past the end of the backing object (SIGBUS).
+    Bus,
+    /// No memory for the page.
+    NoMemory,
+}
+
+/// What kind of access faulted.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FaultAccess {
+    pub write: bool,
+    pub exec: bool,
+    pub present: bool,
+}
+
+/// Memory that can back a mapping (a file's pages, shared memory).
+pub trait MemObject: Send + Sync {
+    /// The frame holding page `index`, with a new reference for the caller.
+    fn page(&self, index: u64) -> Result<Pfn, FaultError>;
+}
+
+/// What a mapping is called in `/proc/<pid>/maps`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum VmaName {
+    #[default]
+    None,
+    Heap,
+    Stack,
+    Vdso,
+    Vvar,
+    /// A file: (device, inode, path).
+    File(u64, u64, Arc<str>),
+}
+
+/// One mapping.
+#[derive(Clone)]
+pub struct Vma {
+    pub prot: Prot,
+    pub flags: VmFlags,
+    pub object: Option<Arc<dyn MemObject>>,
+    /// Offset of the mapping's start in the object, in bytes.
+    pub offset: u64,
+    pub name: VmaName,
+}
+
+impl RangeValue for Vma {
+    fn advance(&mut self, bytes: u64) {
+        self.offset += bytes;
+    }
+
+    fn can_merge(&self, len: u64, next: &Self) -> bool {
+        let same_obj = match (&self.object, &next.object) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b) && self.offset + len == next.offset,
+            _ => false,
+        };
+        same_obj && self.prot == next.prot && self.flags == next.flags && self.name == next.name
+    }
+}
+
+/// How `map` chooses the address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Anywhere (the hint is tried first if free).
+    Hint(u64),
+    /// Exactly here, replacing what was there (MAP_FIXED).
+    Fixed(u64),
+    /// Exactly here, failing if anything is there (MAP_FIXED_NOREPLACE).
+    FixedNoReplace(u64),
+}
+
+/// Why `map` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    NoSpace,
+    Exists,
+    Invalid,
+    NoMemory,
+}
+
+/// Lowest address `mmap` hands out (Linux `mmap_min_addr`).
+pub const MMAP_MIN: u64 = 0x10000;
+
+/// Mutable state of an address space (under its mutex).
+pub struct Inner {
+    pub vmas: RangeMap<Vma>,
+    /// Top of the area searched for free space (below the stack).
+    pub mmap_base: u64,
+    /// Start and current end of the heap (`brk`).
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Pages locked in memory by mlockall(MCL_FUTURE).
+    pub lock_future: bool,
+}
+
+/// A user address space.
+pub struct AddressSpace {
+    inner: Mutex<Inner>,
+    pt: SpinLock<PageTable>,
+    active: AtomicU64,
+}
+
+fn pte_flags(prot: Prot, shared: bool) -> Pte {
+    let mut f = Pte::USER;
+    if prot.contains(Prot::WRITE) {
+        f |= Pte::WRITABLE;
+    }
+    if !prot.contains(Prot::EXEC) {
+        f |= Pte::NO_EXECUTE;
+    }
+    if shared {
+        f |= Pte::SHARED;
+    }
+    f
+}
+
+fn pfn_of(pte: u64) -> Pfn {
+    (pte & ADDR_MASK) / PAGE_SIZE
+}
+
+impl AddressSpace {
+    /// An empty address space.
+    pub fn new() -> Result<Arc<Self>, MapError> {
+        // SAFETY: the kernel root is a valid PML4 that is only read here.
+        let kernel = unsafe { PageTable::from_root(super::kmap::kernel_root()) };
+        let pt = PageTable::new_user(&kernel).map_err(|_| MapError::NoMemory)?;
+        Ok(Arc::new(Self {
+            inner: Mutex::new(Inner {
+                vmas: RangeMap::new(),
+                mmap_base: 0x7fff_f7ff_f000,
+                brk_start: 0,
+                brk: 0,
+                lock_future: false,
+            }),
+            pt: SpinLock::new(pt),
+            active: AtomicU64::new(0),
+        }))
+    }
+
+    /// The CR3 value.
+    pub fn root(&self) -> u64 {
+        self.pt.lock().root()
+    }
+
+    /// Locks the mapping state (for syscalls that inspect or change it).
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock()
+    }
+
+    pub(crate) fn cpu_enter(&self, cpu: u32) {
+        self.active.fetch_or(1 << cpu, Ordering::AcqRel);
+    }
+
+    pub(crate) fn cpu_leave(&self, cpu: u32) {
+        self.active.fetch_and(!(1 << cpu), Ordering::AcqRel);
+    }
+
+    fn flush(&self) {
+        let mask = self.active.load(Ordering::Acquire);
+        if mask != 0 {
+            tlb::shootdown(mask);
+        }
+    }
+
+    /// Maps `len` bytes; returns the address.
+    pub fn map(&self, inner: &mut Inner, place: Placement, len: u64, vma: Vma) -> Result<u64, MapError> {
+        let len = page_align_up(len);
+        if len == 0 || len > USER_END {
+            return Err(MapError::Invalid);
+        }
+        let addr = match place {
+            Placement::Fixed(a) | Placement::FixedNoReplace(a) => {
+                if a % PAGE_SIZE != 0 || a.checked_add(len).is_none_or(|e| e > USER_END) {
+                    return Err(MapError::Invalid);
+                }
+                if !inner.vmas.is_free(a, a + len) {
+                    if matches!(place, Placement::FixedNoReplace(_)) {
+                        return Err(MapError::Exists);
+                    }
+                    self.unmap_locked(inner, a, len);
+                }
+                a
+            }
+            Placement::Hint(h) => {
+                let h = page_align_down(h);
+                if h >= MMAP_MIN && h.checked_add(len).is_some_and(|e| e <= USER_END) && inner.vmas.is_free(h, h + len) {
+                    h
+                } else {
+                    inner.vmas.find_gap_topdown(len, MMAP_MIN, inner.mmap_base).ok_or(MapError::NoSpace)?
+                }
+            }
+        };
+        inner.vmas.insert(addr, addr + len, vma);
+        inner.vmas.merge_around(addr, addr + len);
+        Ok(addr)
+    }
+
+    /// Removes mappings in `[addr, addr+len)` and frees their pages.
+    pub fn unmap(&self, inner: &mut Inner, addr: u64, len: u64) {
+        self.unmap_locked(inner, addr, page_align_up(len));
+    }
+
+    fn unmap_locked(&self, inner: &mut Inner, addr: u64, len: u64) {
+        let end = addr.saturating_add(len).min(USER_END);
+        let removed = inner.vmas.remove(addr, end);
+        if removed.is_empty() {
+            return;
+        }
+        let mut frames = Vec::new();
+        {
+            let mut pt = self.pt.lock();
+            for (s, e, _) in &removed {
+                pt.for_each_leaf(*s, *e, |_, pte| {
+                    if *pte & Pte::PRESENT.bits() != 0 {
+                        frames.push(pfn_of(*pte));
+                    }
+                    *pte = 0;
+                });
+            }
+        }
+        if !frames.is_empty() {
+            self.flush();
+            frames.into_iter().for_each(frame::put);
+        }
+    }
+
+    /// Changes the protection of `[addr, addr+len)`; the range must be fully mapped.
+    pub fn protect(&self, inner: &mut Inner, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
+        let end = addr.checked_add(page_align_up(len)).ok_or(MapError::Invalid)?;
+        if !inner.vmas.is_covered(addr, end) {
+            return Err(MapError::NoSpace);
+        }
+        inner.vmas.update(addr, end, |_, _, v| v.prot = prot);
+        {
+            let mut pt = self.pt.lock();
+            pt.for_each_leaf(addr, end, |_, pte| {
+                if *pte & Pte::PRESENT.bits() == 0 {
+                    return;
+                }
+                let cow = *pte & Pte::COW.bits() != 0;
+                let shared = *pte & Pte::SHARED.bits() != 0;
+                let mut f = pte_flags(prot, shared);
+                if cow {
+                    f.remove(Pte::WRITABLE);
+                    f |= Pte::COW;
+                }
+                *pte = (*pte & ADDR_MASK) | (f | Pte::PRESENT).bits();
+            });
+        }
+        inner.vmas.merge_around(addr, end);
+        self.flush();
+        Ok(())
+    }
+
+    /// Resolves a page fault at `addr`.
+    pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), FaultError> {
+        let inner = self.inner.lock();
+        self.fault_locked(&inner, addr, access)
+    }
+
+    fn fault_locked(&self, inner: &Inner, addr: u64, access: FaultAccess) -> Result<(), FaultError> {
+        let (start, _, vma) = inner.vmas.find(addr).ok_or(FaultError::Unmapped)?;
+        if (access.write && !vma.prot.contains(Prot::WRITE))
+            || (access.exec && !vma.prot.contains(Prot::EXEC))
+            || vma.prot.is_empty()
+        {
+            return Err(FaultError::Access);
+        }
+        let va = page_align_down(addr);
+        let shared = vma.flags.contains(VmFlags::SHARED);
+        let flags = pte_flags(vma.prot, shared);
+        let old = self.pt.lock().get(va);
+        if old & Pte::PRESENT.bits() != 0 {
+            if access.write && old & Pte::COW.bits() != 0 {
+                return self.break_cow(va, old, flags);
+            }
+            // Another thread resolved it first; our stale TLB entry is gone now.
+            tlb::flush_page_local(va);
+            return Ok(());
+        }
+        let index = (vma.offset + (va - start)) / PAGE_SIZE;
+        let (pfn, f) = match &vma.object {
+            None => (frame::alloc_zeroed().ok_or(FaultError::NoMemory)?, flags),
+            Some(obj) if shared => (obj.page(index)?, flags),
+            Some(obj) => {
+                let src = obj.page(index)?;
+                if access.write {
+                    let Some(new) = frame::alloc(0) else {
+                        frame::put(src);
+                        return Err(FaultError::NoMemory);
+                    };
+                    frame::copy(new, src);
+                    frame::put(src);
+                    (new, flags)
+                } else if vma.prot.contains(Prot::WRITE) {
+                    (src, (flags - Pte::WRITABLE) | Pte::COW)
+                } else {
+                    (src, flags)
+                }
+            }
+        };
+        let mut pt = self.pt.lock();
+        match pt.map(va, pfn * PAGE_SIZE, f) {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                drop(pt);
+                frame::put(pfn);
+                Err(FaultError::NoMemory)
+            }
+        }
+    }
+
+    fn break_cow(&self, va: u64, old: u64, flags: Pte) -> Result<(), FaultError> {
+        let src = pfn_of(old);
+        let writable = ((flags | Pte::PRESENT) - Pte::COW).bits();
+        if frame::count(src) == 1 {
+            // Last user of the page: take it over.
+            self.pt.lock().set(va, (old & ADDR_MASK) | writable);
+            tlb::flush_page_local(va);
+            return Ok(());
+        }
+        let new = frame::alloc(0).ok_or(FaultError::NoMemory)?;
+        frame::copy(new, src);
+        self.pt.lock().set(va, (new * PAGE_SIZE) | writable);
+        self.flush();
+        frame::put(src);
+        Ok(())
+    }
+
+    /// Faults in every page of `[addr, addr+len)` (MAP_POPULATE, mlock).
+    pub fn populate(&self, inner: &Inner, addr: u64, len: u64, write: bool) -> Result<(), FaultError> {
+        let mut va = page_align_down(addr);
+        let end = addr.saturating_add(len);
+        while va < end {
+            let Some((_, e, vma)) = inner.vmas.find(va) else {
+                return Err(FaultError::Unmapped);
+            };
+            let w = write && vma.prot.contains(Prot::WRITE);
+            let pte = self.pt.lock().get(va);
+            let need = pte & Pte::PRESENT.bits() == 0 || (w && pte & Pte::COW.bits() != 0);
+            if need && !vma.prot.is_empty() {
+                self.fault_locked(inner, va, FaultAccess { write: w, ..Default::default() })?;
+            }
+            va += PAGE_SIZE;
+            if va >= e && inner.vmas.find(va).is_none() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// A copy-on-write duplicate for `fork`.
+    pub fn fork(&self) -> Result<Arc<Self>, MapError> {
+        let child = Self::new()?;
+        let inner = self.inner.lock();
+        let mut cinner = child.inner.lock();
+        cinner.mmap_base = inner.mmap_base;
+        cinner.brk_start = inner.brk_start;
+        cinner.brk = inner.brk;
+        {
+            let mut pt = self.pt.lock();
+            let mut cpt = child.pt.lock();
+            for (s, e, vma) in inner.vmas.iter() {
+                if vma.flags.contains(VmFlags::DONTFORK) {
+                    continue;
+                }
+                let mut v = vma.clone();
+                v.flags.remove(VmFlags::LOCKED);
+                cinner.vmas.insert(s, e, v);
+                if vma.flags.contains(VmFlags::WIPEONFORK) {
+                    continue;
+                }
+                let shared = vma.flags.contains(VmFlags::SHARED);
+                let mut failed = false;
+                pt.for_each_leaf(s, e, |va, pte| {
+                    if *pte & Pte::PRESENT.bits() == 0 || failed {
+                        return;
+                    }
+                    let pfn = pfn_of(*pte);
+                    if !shared && *pte & Pte::WRITABLE.bits() != 0 {
+                        *pte = (*pte & !Pte::WRITABLE.bits()) | Pte::COW.bits();
+                    }
+                    frame::get(pfn);
+                    if cpt.map(va, pfn * PAGE_SIZE, Pte::from_bits_retain(*pte & !ADDR_MASK)).is_err() {
+                        frame::put(pfn);
+                        failed = true;
+                    }
+                });
+                if failed {
+                    return Err(MapError::NoMemory);
+                }
+            }
+        }
+        drop(cinner);
+        drop(inner);
+        self.flush();
+        Ok(child)
+    }
+
+    /// Removes every mapping and frees all user pages (exit, exec).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        self.unmap_locked(&mut inner, 0, USER_END);
+    }
+
+    /// Reads user memory of this (possibly not current) address space.
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), FaultError> {
+        let inner = self.inner.lock();
+        let mut done = 0;
+        while done < buf.len() {
+            let va = addr + done as u64;
+            let off = (va % PAGE_SIZE) as usize;
+            let n = (buf.len() - done).min(PAGE_SIZE as usize - off);
+            let mut pte = self.pt.lock().get(page_align_down(va));
+            if pte & Pte::PRESENT.bits() == 0 {
+                self.fault_locked(&inner, va, FaultAccess::default())?;
+                pte = self.pt.lock().get(page_align_down(va));
+            }
+            frame::read(pfn_of(pte), off, &mut buf[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Resident pages of `[start, end)` (for /proc statistics).
+    pub fn resident_pages(&self, start: u64, end: u64) -> u64 {
+        let mut n = 0;
+        self.pt.lock().for_each_leaf(start, end, |_, pte| {
+            if *pte & Pte::PRESENT.bits() != 0 {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// The physical frame behind a user address, if mapped (futex keys).
+    pub fn translate(&self, addr: u64) -> Option<Pfn> {
+        let pte = self.pt.lock().get(page_align_down(addr));
+        (pte & Pte::PRESENT.bits() != 0).then(|| pfn_of(pte))
+    }
+}
+
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        let mut frames = Vec::new();
+        let pt = self.pt.get_mut();
+        pt.for_each_leaf(0, USER_END, |_, pte| {
+            if *pte & Pte::PRESENT.bits() != 0 {
+                frames.push(pfn_of(*pte));
+            }
+            *pte = 0;
+        });
+        frames.into_iter().for_each(frame::put);
+        // SAFETY: no CPU has this space loaded (each CPU holds an Arc while it does).
+        let root = unsafe { PageTable::from_root(pt.root()) };
+        // SAFETY: leaves were released above; the space is unreachable.
+        unsafe { root.free_user() };
+    }
+}
+
+/// Resolves a fault on a user address in the current thread's address space.
+pub fn handle_user_fault(addr: u64, access: FaultAccess) -> Result<(), FaultError> {
+    let space = crate::sched::core::current().addr_space().ok_or(FaultError::Unmapped)?;
+    space.handle_fault(addr, access)
+}

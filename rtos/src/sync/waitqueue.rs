@@ -1,0 +1,154 @@
+//! Wait queues: threads sleep until an event wakes them, with optional interruption
+//! (signals) and deadlines (one-shot timers). Waiters re-check their condition after every
+//! wake-up, so spurious wake-ups are harmless and no wake-up is lost.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+
+use super::SpinLock;
+use crate::sched::core::{block_current, current, current_arc, wake};
+use crate::sched::thread::Thread;
+use crate::time::{now_ns, timer};
+
+/// Why a wait ended without its condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitError {
+    /// A signal (or other interrupt request) arrived.
+    Interrupted,
+    /// The deadline passed.
+    TimedOut,
+}
+
+/// A queue of sleeping threads.
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: SpinLock<VecDeque<Arc<Thread>>>,
+}
+
+/// How a wait may end early.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WaitOptions {
+    /// End with `Interrupted` when the thread has a pending signal.
+    pub interruptible: bool,
+    /// Absolute monotonic deadline in ns.
+    pub deadline_ns: Option<u64>,
+}
+
+impl WaitOptions {
+    /// Interruptible, no deadline.
+    pub const INTERRUPTIBLE: Self = Self { interruptible: true, deadline_ns: None };
+    /// Neither interruptible nor timed.
+    pub const UNINTERRUPTIBLE: Self = Self { interruptible: false, deadline_ns: None };
+}
+
+impl WaitQueue {
+    /// An empty queue.
+    pub const fn new() -> Self {
+        Self { waiters: SpinLock::new(VecDeque::new()) }
+    }
+
+    fn remove(&self, t: &Arc<Thread>) {
+        let mut w = self.waiters.lock();
+        if let Some(i) = w.iter().position(|x| Arc::ptr_eq(x, t)) {
+            w.remove(i);
+        }
+    }
+
+    /// Sleeps until `cond` returns `Some`, honouring `opts`.
+    pub fn wait<R>(&self, opts: WaitOptions, mut cond: impl FnMut() -> Option<R>) -> Result<R, WaitError> {
+        let me = current_arc();
+        loop {
+            if let Some(r) = cond() {
+                return Ok(r);
+            }
+            if opts.interruptible && me.interrupt_pending() {
+                return Err(WaitError::Interrupted);
+            }
+            if opts.deadline_ns.is_some_and(|d| now_ns() >= d) {
+                return Err(WaitError::TimedOut);
+            }
+            {
+                let mut w = self.waiters.lock();
+                if !w.iter().any(|x| Arc::ptr_eq(x, &me)) {
+                    w.push_back(me.clone());
+                }
+            }
+            if let Some(r) = cond() {
+                self.remove(&me);
+                return Ok(r);
+            }
+            if opts.interruptible && me.interrupt_pending() {
+                self.remove(&me);
+                return Err(WaitError::Interrupted);
+            }
+            let t = opts.deadline_ns.map(|d| timer::add(d, timer::TimerAction::Wake(me.clone())));
+            block_current();
+            if let Some(t) = t {
+                timer::cancel(&t);
+            }
+            self.remove(&me);
+        }
+    }
+
+    /// Sleeps until `cond` holds; neither interruptible nor timed.
+    pub fn wait_until(&self, mut cond: impl FnMut() -> bool) {
+        let _ = self.wait(WaitOptions::UNINTERRUPTIBLE, || cond().then_some(()));
+    }
+
+    /// Wakes the longest-waiting thread; returns whether there was one.
+    pub fn wake_one(&self) -> bool {
+        let t = self.waiters.lock().pop_front();
+        match t {
+            Some(t) => {
+                wake(&t);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Wakes up to `n` threads; returns how many.
+    pub fn wake_n(&self, n: usize) -> usize {
+        let mut woken = 0;
+        while woken < n && self.wake_one() {
+            woken += 1;
+        }
+        woken
+    }
+
+    /// Wakes every waiting thread.
+    pub fn wake_all(&self) -> usize {
+        let all = core::mem::take(&mut *self.waiters.lock());
+        let n = all.len();
+        for t in all {
+            wake(&t);
+        }
+        n
+    }
+
+    /// Number of sleeping threads.
+    pub fn len(&self) -> usize {
+        self.waiters.lock().len()
+    }
+
+    /// True if nobody waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Sleeps until the absolute monotonic time `deadline_ns` (or a signal, if interruptible).
+pub fn sleep_until(deadline_ns: u64, interruptible: bool) -> Result<(), WaitError> {
+    let me = current_arc();
+    loop {
+        if now_ns() >= deadline_ns {
+            return Ok(());
+        }
+        if interruptible && current().interrupt_pending() {
+            return Err(WaitError::Interrupted);
+        }
+        let t = timer::add(deadline_ns, timer::TimerAction::Wake(me.clone()));
+        block_current();
+        timer::cancel(&t);
+    }
+}

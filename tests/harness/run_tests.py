@@ -1,0 +1,645 @@
+#!/usr/bin/env python3
+"""Axle test harness.
+
+Builds the user-space conformance programs (tests/conformance, static musl), then
+runs every test declared in tests/harness/tests.toml:
+
+1. natively on the host, the reference (a check that fails there is a wrong check);
+2. in Axle, once per SMP value, through the runner described in
+   docs/run-interface.md:
+
+       tools/run-qemu --result R.json --smp N --add STAGE --timeout T [--mem M]
+                      [--accel A] [--kernel K] [--initrd I] -- /add/PROG ARGS...
+
+A run fails on a wrong exit status (killed by signal N counts as 128+N), missing
+or forbidden output, a timeout, a kernel fault, or, for a check-suite program,
+any FAIL line or a missing/inconsistent summary line. One line is printed per test
+and target, and the last line is `N passed, M failed`; the exit status is 1 if
+anything failed. Standard library only (Python 3.11+).
+
+Usage: python3 tests/harness/run_tests.py [--host-only|--axle-only] [-k SUBSTR]
+       [--smp 1,2] [--jobs N] [--accel A] [--kernel K] [--initrd I] [--no-build]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+HARNESS_DIR = Path(__file__).resolve().parent
+REPO = HARNESS_DIR.parents[1]
+CONFORMANCE = REPO / "tests" / "conformance"
+DEFAULT_TEST_LIST = HARNESS_DIR / "tests.toml"
+DEFAULT_RUNNER = REPO / "tools" / "run-qemu"
+MUSL = "x86_64-unknown-linux-musl"
+GUEST_BIN = "/add"  # where the runner's --add DIR appears in the guest
+RUNNER_GRACE_S = 90  # extra time the runner gets beyond --timeout (boot, teardown)
+TAIL_LINES = 25
+
+
+def cache_dir() -> Path:
+    """Build caches live outside the clone: $AXLE_CACHE_DIR or ~/.cache/axle."""
+    return Path(os.environ.get("AXLE_CACHE_DIR") or Path.home() / ".cache" / "axle")
+
+
+# --------------------------------------------------------------------------
+# The declarative test list
+
+
+class ConfigError(Exception):
+    """The test list is malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TestSpec:
+    name: str
+    cmd: tuple[str, ...]
+    status: int = 0
+    expect: tuple[str, ...] = ()
+    forbid: tuple[str, ...] = ()
+    suite: str | None = None
+    timeout: float = 60
+    smp: tuple[int, ...] = (2,)
+    mem: str | None = None
+    host: bool = True
+
+
+DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
+TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host"}
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _check_type(where: str, key: str, value, kind) -> None:
+    ok = isinstance(value, kind) and not (kind in (int, (int, float)) and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(f"{where}: '{key}' has the wrong type ({type(value).__name__})")
+
+
+def _str_list(where: str, key: str, value) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: '{key}' must be a list of strings")
+    return tuple(value)
+
+
+def _regexes(where: str, key: str, value) -> tuple[str, ...]:
+    patterns = _str_list(where, key, value)
+    for p in patterns:
+        try:
+            re.compile(p, re.MULTILINE)
+        except re.error as e:
+            raise ConfigError(f"{where}: bad regex in '{key}': {p!r}: {e}") from None
+    return patterns
+
+
+def _smp_list(where: str, value) -> tuple[int, ...]:
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise ConfigError(f"{where}: 'smp' must be a non-empty list of positive integers")
+    return tuple(value)
+
+
+def parse_tests(data: dict) -> list[TestSpec]:
+    """Validates the parsed TOML document and returns the tests in file order."""
+    unknown = set(data) - {"defaults", "test"}
+    if unknown:
+        raise ConfigError(f"unknown top-level keys: {', '.join(sorted(unknown))}")
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise ConfigError("[defaults] must be a table")
+    unknown = set(defaults) - DEFAULT_KEYS
+    if unknown:
+        raise ConfigError(f"[defaults]: unknown keys: {', '.join(sorted(unknown))}")
+    tests_raw = data.get("test", [])
+    if not isinstance(tests_raw, list):
+        raise ConfigError("'test' must be an array of tables ([[test]])")
+
+    specs: list[TestSpec] = []
+    seen: set[str] = set()
+    for i, raw in enumerate(tests_raw):
+        where = f"test #{i + 1}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where}: must be a table")
+        merged = {**defaults, **raw}
+        unknown = set(raw) - TEST_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
+        for key in ("name", "cmd"):
+            if key not in raw:
+                raise ConfigError(f"{where}: missing '{key}'")
+        name = raw["name"]
+        _check_type(where, "name", name, str)
+        if not NAME_RE.match(name):
+            raise ConfigError(f"{where}: bad name {name!r} (letters, digits, . _ -)")
+        where = f"test {name!r}"
+        if name in seen:
+            raise ConfigError(f"{where}: duplicate name")
+        seen.add(name)
+        cmd = _str_list(where, "cmd", raw["cmd"])
+        if not cmd:
+            raise ConfigError(f"{where}: 'cmd' is empty")
+        status = merged.get("status", 0)
+        _check_type(where, "status", status, int)
+        if not 0 <= status <= 255:
+            raise ConfigError(f"{where}: 'status' must be 0..255")
+        timeout = merged.get("timeout", 60)
+        _check_type(where, "timeout", timeout, (int, float))
+        if timeout <= 0:
+            raise ConfigError(f"{where}: 'timeout' must be positive")
+        suite = merged.get("suite")
+        if suite is not None:
+            _check_type(where, "suite", suite, str)
+        mem = merged.get("mem")
+        if mem is not None:
+            _check_type(where, "mem", mem, str)
+        host = merged.get("host", True)
+        _check_type(where, "host", host, bool)
+        specs.append(
+            TestSpec(
+                name=name,
+                cmd=cmd,
+                status=status,
+                expect=_regexes(where, "expect", merged.get("expect", [])),
+                forbid=_regexes(where, "forbid", merged.get("forbid", [])),
+                suite=suite,
+                timeout=timeout,
+                smp=_smp_list(where, merged.get("smp", [2])),
+                mem=mem,
+                host=host,
+            )
+        )
+    return specs
+
+
+def load_tests(path: Path) -> list[TestSpec]:
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read {path}: {e}") from None
+    return parse_tests(data)
+
+
+def select_tests(specs: list[TestSpec], substrings: list[str] | None) -> list[TestSpec]:
+    """Keeps the tests whose name contains any of the substrings (all if none)."""
+    if not substrings:
+        return list(specs)
+    return [s for s in specs if any(k in s.name for k in substrings)]
+
+
+def parse_smp_option(text: str) -> tuple[int, ...]:
+    """`--smp 1,2` -> (1, 2)."""
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad SMP list {text!r}") from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"bad SMP list {text!r}")
+    return values
+
+
+def substitute(cmd: tuple[str, ...], bin_dir: str) -> list[str]:
+    return [arg.replace("{bin}", bin_dir) for arg in cmd]
+
+
+# --------------------------------------------------------------------------
+# Runs and their verdicts
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    """What happened in one run, host or Axle."""
+
+    status: int | None  # exit status, 128+N for signal N; None if unknown
+    output: str
+    timed_out: bool = False
+    kernel_fault: bool = False
+    error: str | None = None  # infrastructure problem (runner missing, no result...)
+    wall_s: float = 0.0
+    boot_ms: float | None = None
+
+
+@dataclasses.dataclass
+class Verdict:
+    passed: bool
+    reasons: list[str]
+    checks_ok: int | None = None  # for suite programs
+    checks_failed: list[str] = dataclasses.field(default_factory=list)
+
+
+def status_from_returncode(rc: int) -> int:
+    """subprocess returncode -> shell-style status (killed by signal N -> 128+N)."""
+    return 128 - rc if rc < 0 else rc
+
+
+def normalize_output(raw: bytes) -> str:
+    """Decodes output; a serial console gives CRLF line ends."""
+    text = raw.decode("utf-8", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "")
+
+
+CHECK_LINE_RE = re.compile(r"^(ok|FAIL) ([^\s:]+)::([^\s:]+)(?:: (.*))?$", re.MULTILINE)
+
+
+def parse_check_lines(output: str, suite: str) -> tuple[list[str], list[str]]:
+    """The `ok`/`FAIL` lines of `suite`: (names of passed checks, failed lines)."""
+    passed, failed = [], []
+    for m in CHECK_LINE_RE.finditer(output):
+        if m.group(2) != suite:
+            continue
+        if m.group(1) == "ok":
+            passed.append(m.group(3))
+        else:
+            failed.append(m.group(0))
+    return passed, failed
+
+
+def parse_summary(output: str, suite: str) -> tuple[int, int] | None:
+    """The last `<suite>: N passed, M failed` line, as (N, M)."""
+    found = re.findall(rf"^{re.escape(suite)}: (\d+) passed, (\d+) failed$", output, re.MULTILINE)
+    if not found:
+        return None
+    n, m = found[-1]
+    return int(n), int(m)
+
+
+def first_matching_line(pattern: str, output: str) -> str:
+    m = re.search(pattern, output, re.MULTILINE)
+    if not m:
+        return ""
+    start = output.rfind("\n", 0, m.start()) + 1
+    end = output.find("\n", m.start())
+    return output[start : end if end >= 0 else len(output)]
+
+
+def evaluate(spec: TestSpec, outcome: RunOutcome) -> Verdict:
+    reasons: list[str] = []
+    if outcome.error:
+        reasons.append(outcome.error)
+    if outcome.timed_out:
+        reasons.append(f"timeout after {spec.timeout:g} s")
+    if outcome.kernel_fault:
+        reasons.append("kernel fault")
+    if outcome.status is not None and outcome.status != spec.status:
+        reasons.append(f"status {outcome.status} != {spec.status}")
+    elif outcome.status is None and not reasons:
+        reasons.append("no exit status")
+    # Without an exit status (runner missing, timeout, kernel fault) the run never
+    # finished: missing output says nothing more, so only forbidden output counts.
+    finished = outcome.status is not None
+    for pattern in spec.expect if finished else ():
+        if not re.search(pattern, outcome.output, re.MULTILINE):
+            reasons.append(f"missing output /{pattern}/")
+    for pattern in spec.forbid:
+        if re.search(pattern, outcome.output, re.MULTILINE):
+            reasons.append(f"forbidden output /{pattern}/: {first_matching_line(pattern, outcome.output)!r}")
+
+    checks_ok = None
+    checks_failed: list[str] = []
+    if spec.suite:
+        passed, checks_failed = parse_check_lines(outcome.output, spec.suite)
+        checks_ok = len(passed)
+        summary = parse_summary(outcome.output, spec.suite)
+        if checks_failed:
+            reasons.append(f"{len(checks_failed)} check(s) failed")
+        if summary is None and finished:
+            reasons.append(f"no '{spec.suite}: N passed, M failed' summary line (crashed or hung?)")
+        elif summary is not None and summary != (len(passed), len(checks_failed)):
+            reasons.append(
+                f"summary says {summary[0]} passed, {summary[1]} failed but the output has "
+                f"{len(passed)} ok and {len(checks_failed)} FAIL lines"
+            )
+        elif finished and not passed and not checks_failed:
+            reasons.append("the suite ran no check")
+    return Verdict(not reasons, reasons, checks_ok, checks_failed)
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """Kills the process group of a child started with start_new_session=True."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _run(argv: list[str], timeout: float) -> tuple[int | None, bytes, bool, str | None, float]:
+    """Runs argv in its own session: (returncode, output, timed_out, error, wall_s)."""
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as e:
+        return None, b"", False, f"cannot start {argv[0]}: {e}", 0.0
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        out, _ = proc.communicate()
+        timed_out = True
+    return proc.returncode, out, timed_out, None, time.monotonic() - start
+
+
+def run_host(spec: TestSpec, stage_dir: Path) -> RunOutcome:
+    rc, out, timed_out, error, wall = _run(substitute(spec.cmd, str(stage_dir)), spec.timeout)
+    status = None if rc is None or timed_out else status_from_returncode(rc)
+    return RunOutcome(status, normalize_output(out), timed_out=timed_out, error=error, wall_s=wall)
+
+
+@dataclasses.dataclass(frozen=True)
+class AxleOptions:
+    runner: Path = DEFAULT_RUNNER
+    accel: str | None = None
+    kernel: str | None = None
+    initrd: str | None = None
+
+
+def runner_command(spec: TestSpec, smp: int, stage_dir: Path, result_path: Path, opts: AxleOptions) -> list[str]:
+    cmd = [
+        str(opts.runner),
+        "--result", str(result_path),
+        "--smp", str(smp),
+        "--add", str(stage_dir),
+        "--timeout", str(math.ceil(spec.timeout)),
+    ]
+    if spec.mem:
+        cmd += ["--mem", spec.mem]
+    if opts.accel:
+        cmd += ["--accel", opts.accel]
+    if opts.kernel:
+        cmd += ["--kernel", opts.kernel]
+    if opts.initrd:
+        cmd += ["--initrd", opts.initrd]
+    return cmd + ["--"] + substitute(spec.cmd, GUEST_BIN)
+
+
+def runner_problem(runner: Path) -> str | None:
+    """Why the runner cannot be used, or None."""
+    if not runner.exists():
+        return f"runner {runner} not found (not written yet? see docs/run-interface.md)"
+    if not runner.is_file() or not os.access(runner, os.X_OK):
+        return f"runner {runner} is not an executable file"
+    return None
+
+
+def outcome_from_result(result, runner_rc: int | None, output: str, wall_s: float) -> RunOutcome:
+    """Interprets the runner's --result JSON (None if it wrote none)."""
+    if not isinstance(result, dict):
+        return RunOutcome(None, output, error=f"runner wrote no valid result JSON (runner exit {runner_rc})", wall_s=wall_s)
+    for key, kinds in (("status", (int, type(None))), ("signal", (int, type(None))),
+                       ("kernel_fault", bool), ("timeout", bool)):
+        if key not in result or not isinstance(result[key], kinds) or (kinds != bool and isinstance(result[key], bool)):
+            return RunOutcome(None, output, error=f"result JSON has a missing/invalid '{key}': {result!r}", wall_s=wall_s)
+    boot = result.get("boot_to_user_ms")
+    outcome = RunOutcome(
+        None, output, timed_out=result["timeout"], kernel_fault=result["kernel_fault"], wall_s=wall_s,
+        boot_ms=boot if isinstance(boot, (int, float)) and not isinstance(boot, bool) else None,
+    )
+    if result["signal"] is not None:
+        outcome.status = 128 + result["signal"]
+    elif result["status"] is not None:
+        outcome.status = result["status"]
+    if outcome.status is not None and runner_rc is not None and runner_rc != outcome.status:
+        outcome.error = f"runner exit {runner_rc} != result status {outcome.status}"
+    if outcome.status is None and not outcome.timed_out and not outcome.kernel_fault:
+        outcome.error = f"no exit status in the result JSON (runner exit {runner_rc}; QEMU failed to start?)"
+    return outcome
+
+
+def run_axle(spec: TestSpec, smp: int, stage_dir: Path, opts: AxleOptions) -> RunOutcome:
+    problem = runner_problem(opts.runner)
+    if problem:
+        return RunOutcome(None, "", error=problem)
+    with tempfile.TemporaryDirectory(prefix="axle-test-") as tmp:
+        result_path = Path(tmp) / "result.json"
+        argv = runner_command(spec, smp, stage_dir, result_path, opts)
+        rc, out, timed_out, error, wall = _run(argv, spec.timeout + RUNNER_GRACE_S)
+        output = normalize_output(out)
+        if error:
+            return RunOutcome(None, output, error=error, wall_s=wall)
+        if timed_out:
+            return RunOutcome(None, output, timed_out=True, wall_s=wall,
+                              error=f"runner did not stop within {spec.timeout + RUNNER_GRACE_S:g} s; killed")
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError):
+            result = None
+    return outcome_from_result(result, rc, output, wall)
+
+
+# --------------------------------------------------------------------------
+# Building and staging
+
+
+def executables_from_cargo_json(lines) -> list[Path]:
+    """Executables named by `cargo build --message-format=json` artifact messages."""
+    exes: list[Path] = []
+    for line in lines:
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
+            exe = Path(msg["executable"])
+            if exe not in exes:
+                exes.append(exe)
+    return exes
+
+
+def build_and_stage(target_dir: Path, stage_dir: Path) -> tuple[list[Path] | None, str]:
+    """Builds the conformance workspace; copies its binaries into stage_dir."""
+    cmd = [
+        "cargo", "build", "--release", "--target", MUSL,
+        "--manifest-path", str(CONFORMANCE / "Cargo.toml"),
+        "--message-format=json-render-diagnostics",
+    ]
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target_dir))
+    try:
+        proc = subprocess.run(cmd, cwd=CONFORMANCE, env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except OSError as e:
+        return None, f"cannot run cargo: {e}"
+    if proc.returncode != 0:
+        return None, f"cargo build failed (exit {proc.returncode}):\n{tail(proc.stderr)}"
+    exes = executables_from_cargo_json(proc.stdout.splitlines())
+    if not exes:
+        return None, "cargo build produced no executables"
+    if stage_dir.exists():
+        shutil.rmtree(stage_dir)
+    stage_dir.mkdir(parents=True)
+    staged = []
+    for exe in exes:
+        dest = stage_dir / exe.name
+        shutil.copy2(exe, dest)
+        dest.chmod(0o755)
+        staged.append(dest)
+    return staged, ""
+
+
+# --------------------------------------------------------------------------
+# Reporting
+
+
+def tail(text: str, n: int = TAIL_LINES) -> str:
+    lines = text.rstrip("\n").splitlines()
+    return "\n".join(lines[-n:])
+
+
+def report_line(target: str, spec: TestSpec, verdict: Verdict) -> str:
+    word = "PASS" if verdict.passed else "FAIL"
+    line = f"{word} {target}  {spec.name}"
+    if not verdict.passed:
+        line += ": " + "; ".join(verdict.reasons)
+    elif verdict.checks_ok is not None:
+        line += f" ({verdict.checks_ok} checks)"
+    return line
+
+
+def report(target: str, spec: TestSpec, outcome: RunOutcome, verdict: Verdict, log: Path | None, verbose: bool) -> None:
+    print(report_line(target, spec, verdict), flush=True)
+    for line in verdict.checks_failed:
+        print(f"    {line}")
+    if (not verdict.passed or verbose) and outcome.output.strip():
+        print(f"    --- last {TAIL_LINES} lines of output ---")
+        for line in tail(outcome.output).splitlines():
+            print(f"    | {line}")
+    if not verdict.passed and log:
+        print(f"    log: {log}")
+    sys.stdout.flush()
+
+
+def write_log(log_dir: Path, target: str, spec: TestSpec, outcome: RunOutcome, verdict: Verdict) -> Path | None:
+    path = log_dir / target.replace("/", "-") / f"{spec.name}.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"# {report_line(target, spec, verdict)}\n# status={outcome.status} timed_out={outcome.timed_out} "
+            f"kernel_fault={outcome.kernel_fault} wall_s={outcome.wall_s:.2f} boot_ms={outcome.boot_ms}\n"
+        )
+        path.write_text(header + outcome.output)
+        return path
+    except OSError:
+        return None
+
+
+# --------------------------------------------------------------------------
+# Main
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Run Axle's user-space tests on the host and in Axle (QEMU).")
+    side = p.add_mutually_exclusive_group()
+    side.add_argument("--host-only", action="store_true", help="run only natively on the host")
+    side.add_argument("--axle-only", action="store_true", help="run only in Axle")
+    p.add_argument("-k", dest="select", action="append", metavar="SUBSTR",
+                   help="run only tests whose name contains SUBSTR (repeatable)")
+    p.add_argument("--smp", type=parse_smp_option, metavar="N[,N...]",
+                   help="SMP values for every Axle run (overrides the test list)")
+    p.add_argument("--jobs", "-j", type=int, default=1, help="parallel runs (default 1: QEMU/TCG is CPU-heavy)")
+    p.add_argument("--accel", help="passed to the runner as --accel (auto|kvm|tcg)")
+    p.add_argument("--kernel", help="passed to the runner as --kernel")
+    p.add_argument("--initrd", help="passed to the runner as --initrd")
+    p.add_argument("--runner", type=Path, default=DEFAULT_RUNNER, help="the runner (default tools/run-qemu)")
+    p.add_argument("--tests", type=Path, default=DEFAULT_TEST_LIST, help="test list (default tests/harness/tests.toml)")
+    p.add_argument("--no-build", action="store_true", help="reuse the staged binaries, do not run cargo")
+    p.add_argument("--stage-dir", type=Path, help="staging dir (default ~/.cache/axle/stage/conformance)")
+    p.add_argument("--list", action="store_true", help="list the selected tests and exit")
+    p.add_argument("-v", "--verbose", action="store_true", help="show output tails of passing runs too")
+    args = p.parse_args(argv)
+    if args.jobs < 1:
+        p.error("--jobs must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        specs = select_tests(load_tests(args.tests), args.select)
+    except ConfigError as e:
+        print(f"error: bad test list: {e}", file=sys.stderr)
+        return 2
+    if args.smp:
+        specs = [dataclasses.replace(s, smp=args.smp) for s in specs]
+    if args.list:
+        for s in specs:
+            print(f"{s.name}: {' '.join(s.cmd)} -> status {s.status}; smp {list(s.smp)}; host {s.host}")
+        return 0
+
+    passed = failed = 0
+    if not specs:
+        print(f"no test matches {args.select}", file=sys.stderr)
+        print("0 passed, 0 failed")
+        return 1
+
+    cache = cache_dir()
+    stage_dir = args.stage_dir or cache / "stage" / "conformance"
+    log_dir = cache / "test-logs"
+    if not args.no_build:
+        staged, message = build_and_stage(cache / "target-conformance", stage_dir)
+        if staged is None:
+            first, _, rest = message.partition("\n")
+            print(f"FAIL build  conformance: {first}")
+            for line in rest.splitlines():
+                print(f"    | {line}")
+            print("0 passed, 1 failed")
+            return 1
+        print(f"built {len(staged)} programs into {stage_dir}", flush=True)
+    stage_dir = stage_dir.resolve()
+
+    runs: list[tuple[str, TestSpec, callable]] = []
+    if not args.axle_only:
+        runs += [("host", s, lambda s=s: run_host(s, stage_dir)) for s in specs if s.host]
+    if not args.host_only:
+        opts = AxleOptions(runner=args.runner.resolve(), accel=args.accel, kernel=args.kernel, initrd=args.initrd)
+        problem = runner_problem(opts.runner)
+        if problem:
+            print(f"note: {problem}; every Axle run will fail", flush=True)
+        runs += [
+            (f"axle/smp{n}", s, lambda s=s, n=n: run_axle(s, n, stage_dir, opts))
+            for s in specs for n in s.smp
+        ]
+
+    # Host runs are listed first, so they finish first when --jobs is 1.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = [(target, spec, pool.submit(fn)) for target, spec, fn in runs]
+        for target, spec, future in futures:
+            try:
+                outcome = future.result()
+            except Exception as e:  # a harness bug must not hide the other results
+                outcome = RunOutcome(None, "", error=f"harness error: {type(e).__name__}: {e}")
+            verdict = evaluate(spec, outcome)
+            log = write_log(log_dir, target, spec, outcome, verdict)
+            report(target, spec, outcome, verdict, log, args.verbose)
+            if verdict.passed:
+                passed += 1
+            else:
+                failed += 1
+
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
