@@ -48,6 +48,8 @@ pub struct PerCpu {
     /// Nanoseconds spent idle.
     pub idle_ns: AtomicU64,
     pub(crate) idle_since: AtomicU64,
+    /// Page faults on user addresses are not resolved (futex value checks under a lock).
+    pub(crate) nofault: AtomicBool,
 }
 
 static CPUS: [AtomicPtr<PerCpu>; MAX_CPUS] = [const { AtomicPtr::new(core::ptr::null_mut()) }; MAX_CPUS];
@@ -82,6 +84,7 @@ pub fn init_cpu(id: u32, apic_id: u32, idle: Arc<Thread>) -> &'static PerCpu {
         irq_count: AtomicU64::new(0),
         idle_ns: AtomicU64::new(0),
         idle_since: AtomicU64::new(0),
+        nofault: AtomicBool::new(false),
     }));
     p.self_ptr = p as *mut PerCpu as u64;
     let tables: *mut CpuTables = &mut p.tables;

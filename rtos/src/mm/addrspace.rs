@@ -42,6 +42,8 @@ bitflags! {
         const STACK = 4;
         const DONTFORK = 8;
         const WIPEONFORK = 16;
+        /// The main stack: grows down on faults below it, within `Inner::stack_limit`.
+        const GROWSDOWN = 32;
     }
 }
 
@@ -129,6 +131,8 @@ pub enum MapError {
     Exists,
     Invalid,
     NoMemory,
+    /// The old range of `remap` is not (wholly) one mapping.
+    Fault,
 }
 
 /// Lowest address `mmap` hands out (Linux `mmap_min_addr`).
@@ -144,13 +148,20 @@ pub struct Inner {
     pub brk: u64,
     /// Pages locked in memory by mlockall(MCL_FUTURE).
     pub lock_future: bool,
+    /// Lowest address the main stack may grow down to (RLIMIT_STACK).
+    pub stack_limit: u64,
 }
+
+/// Gap kept below a growing stack (Linux `stack_guard_gap`: 256 pages).
+const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 
 /// A user address space.
 pub struct AddressSpace {
     inner: Mutex<Inner>,
     pt: SpinLock<PageTable>,
     active: AtomicU64,
+    /// Processes using this space (a vfork child shares its parent's).
+    users: core::sync::atomic::AtomicUsize,
 }
 
 fn pte_flags(prot: Prot, shared: bool) -> Pte {
@@ -184,10 +195,23 @@ impl AddressSpace {
                 brk_start: 0,
                 brk: 0,
                 lock_future: false,
+                stack_limit: USER_END,
             }),
             pt: SpinLock::new(pt),
             active: AtomicU64::new(0),
+            users: core::sync::atomic::AtomicUsize::new(1),
         }))
+    }
+
+    /// Another process starts using this space (vfork).
+    pub fn add_user(&self) {
+        self.users.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A process stops using this space; true if it was the last (then its memory should
+    /// be released with [`clear`](Self::clear)).
+    pub fn drop_user(&self) -> bool {
+        self.users.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
     /// The CR3 value.
@@ -277,6 +301,25 @@ impl AddressSpace {
         }
     }
 
+    /// Drops the private pages of `[addr, addr+len)` (MADV_DONTNEED): they read as zero
+    /// (anonymous) or as the file's contents (private file mappings) on the next access.
+    /// Shared mappings keep their object's pages; only this space's mappings go.
+    pub fn discard(&self, inner: &mut Inner, addr: u64, len: u64) {
+        let end = addr.saturating_add(len).min(USER_END);
+        let _ = inner;
+        let mut frames = Vec::new();
+        self.pt.lock().for_each_leaf(addr, end, |_, pte| {
+            if *pte & Pte::PRESENT.bits() != 0 {
+                frames.push(pfn_of(*pte));
+            }
+            *pte = 0;
+        });
+        if !frames.is_empty() {
+            self.flush();
+            frames.into_iter().for_each(frame::put);
+        }
+    }
+
     /// Changes the protection of `[addr, addr+len)`; the range must be fully mapped.
     pub fn protect(&self, inner: &mut Inner, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
         let end = addr.checked_add(page_align_up(len)).ok_or(MapError::Invalid)?;
@@ -307,8 +350,101 @@ impl AddressSpace {
 
     /// Resolves a page fault at `addr`.
     pub fn handle_fault(&self, addr: u64, access: FaultAccess) -> Result<(), FaultError> {
-        let inner = self.inner.lock();
+        let mut inner = self.inner.lock();
+        if inner.vmas.find(addr).is_none() {
+            Self::grow_stack(&mut inner, addr)?;
+        }
         self.fault_locked(&inner, addr, access)
+    }
+
+    /// Extends the growing stack mapping down to cover `addr`, if allowed.
+    fn grow_stack(inner: &mut Inner, addr: u64) -> Result<(), FaultError> {
+        let Some((s, e, vma)) = inner.vmas.next_from(addr) else { return Err(FaultError::Unmapped) };
+        if !vma.flags.contains(VmFlags::GROWSDOWN) || addr < inner.stack_limit {
+            return Err(FaultError::Unmapped);
+        }
+        let new_start = page_align_down(addr);
+        let below_ok = match inner.vmas.iter().take_while(|r| r.0 < s).last() {
+            Some((_, pe, _)) => pe.saturating_add(STACK_GUARD_GAP) <= new_start,
+            None => true,
+        };
+        if !below_ok {
+            return Err(FaultError::Unmapped);
+        }
+        let v = vma.clone();
+        inner.vmas.remove(s, e);
+        inner.vmas.insert(new_start, e, v);
+        Ok(())
+    }
+
+    /// `mremap`: resizes (and with `may_move`, possibly moves) the mapping at `old`.
+    /// Pages move with their contents; no data is copied.
+    pub fn remap(&self, inner: &mut Inner, old: u64, old_len: u64, new_len: u64, may_move: bool, fixed: Option<u64>) -> Result<u64, MapError> {
+        if old % PAGE_SIZE != 0 || new_len == 0 {
+            return Err(MapError::Invalid);
+        }
+        let old_len = page_align_up(old_len);
+        let new_len = page_align_up(new_len);
+        let old_end = old.checked_add(old_len).ok_or(MapError::Invalid)?;
+        let (s, e, vma) = inner.vmas.find(old).ok_or(MapError::Fault)?;
+        if old_end > e && old_len != 0 {
+            return Err(MapError::Fault);
+        }
+        let vma = vma.clone();
+        if let Some(dst) = fixed {
+            if dst % PAGE_SIZE != 0 || dst.checked_add(new_len).is_none_or(|x| x > USER_END) {
+                return Err(MapError::Invalid);
+            }
+            if dst < old_end && old < dst + new_len {
+                return Err(MapError::Invalid);
+            }
+            self.unmap_locked(inner, dst, new_len);
+            return self.move_range(inner, old, old_len.min(new_len), dst, new_len, vma, s);
+        }
+        if new_len <= old_len {
+            self.unmap_locked(inner, old + new_len, old_len - new_len);
+            return Ok(old);
+        }
+        let grow_end = old.checked_add(new_len).ok_or(MapError::NoSpace)?;
+        if old_end == e && grow_end <= USER_END && inner.vmas.is_free(old_end, grow_end) {
+            inner.vmas.insert(old_end, grow_end, {
+                let mut v = vma.clone();
+                v.advance(old_end - s);
+                v
+            });
+            inner.vmas.merge_around(old, grow_end);
+            return Ok(old);
+        }
+        if !may_move {
+            return Err(MapError::NoSpace);
+        }
+        let dst = inner.vmas.find_gap_topdown(new_len, MMAP_MIN, inner.mmap_base).ok_or(MapError::NoSpace)?;
+        self.move_range(inner, old, old_len, dst, new_len, vma, s)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn move_range(&self, inner: &mut Inner, old: u64, len: u64, dst: u64, new_len: u64, vma: Vma, vma_start: u64) -> Result<u64, MapError> {
+        let mut v = vma;
+        v.advance(old - vma_start);
+        {
+            let mut pt = self.pt.lock();
+            let mut moved = Vec::new();
+            pt.for_each_leaf(old, old + len, |va, pte| {
+                moved.push((va, *pte));
+                *pte = 0;
+            });
+            for (va, pte) in moved {
+                let flags = Pte::from_bits_retain(pte & !ADDR_MASK);
+                if pt.map(dst + (va - old), pte & ADDR_MASK, flags).is_err() {
+                    frame::put(pfn_of(pte));
+                }
+            }
+        }
+        inner.vmas.remove(old, old + len);
+        inner.vmas.insert(dst, dst + new_len, v);
+        inner.vmas.merge_around(dst, dst + new_len);
+        self.flush();
+        Ok(dst)
     }
 
     fn fault_locked(&self, inner: &Inner, addr: u64, access: FaultAccess) -> Result<(), FaultError> {
@@ -470,6 +606,31 @@ impl AddressSpace {
                 pte = self.pt.lock().get(page_align_down(va));
             }
             frame::read(pfn_of(pte), off, &mut buf[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Writes user memory of this (possibly not current) address space, faulting pages in
+    /// and breaking copy-on-write like a user write would (exec's stack and .bss set-up).
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), FaultError> {
+        let inner = self.inner.lock();
+        let mut done = 0;
+        while done < data.len() {
+            let va = addr + done as u64;
+            let off = (va % PAGE_SIZE) as usize;
+            let n = (data.len() - done).min(PAGE_SIZE as usize - off);
+            let page = page_align_down(va);
+            let mut pte = self.pt.lock().get(page);
+            if pte & Pte::PRESENT.bits() == 0 || pte & Pte::WRITABLE.bits() == 0 {
+                let (_, _, vma) = inner.vmas.find(va).ok_or(FaultError::Unmapped)?;
+                if !vma.prot.contains(Prot::WRITE) {
+                    return Err(FaultError::Access);
+                }
+                self.fault_locked(&inner, va, FaultAccess { write: true, ..Default::default() })?;
+                pte = self.pt.lock().get(page);
+            }
+            frame::write(pfn_of(pte), off, &data[done..done + n]);
             done += n;
         }
         Ok(())

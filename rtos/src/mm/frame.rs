@@ -150,6 +150,17 @@ pub fn free_block(pfn: Pfn, order: usize) {
     }
 }
 
+/// Adds the physical range `[start, end)` (page-aligned) to the free memory.
+pub fn free_range(start: u64, end: u64) {
+    if end <= start {
+        return;
+    }
+    if let Some(b) = BUDDY.lock().as_mut() {
+        b.add_range(start / PAGE_SIZE, end / PAGE_SIZE);
+    }
+    TOTAL_PAGES.fetch_add(((end - start) / PAGE_SIZE) as usize, Ordering::Relaxed);
+}
+
 /// Takes another reference to a frame.
 pub fn get(pfn: Pfn) {
     let old = refcount(pfn).fetch_add(1, Ordering::Relaxed);

@@ -362,6 +362,32 @@ impl Thread {
         }
     }
 
+    /// A copy of the user FPU/vector state (XSAVE or FXSAVE image).
+    pub fn fpu_state(&self) -> alloc::vec::Vec<u8> {
+        let Some(f) = &self.fpu else { return alloc::vec::Vec::new() };
+        if core::ptr::eq(self, &*super::core::current()) {
+            self.fpu_save();
+        }
+        // SAFETY: the area is `layout.size()` bytes owned by this thread.
+        unsafe { core::slice::from_raw_parts(f.ptr, f.layout.size()) }.to_vec()
+    }
+
+    /// Replaces the user FPU state with an image from user space, after making it safe
+    /// to load (reserved bits cleared, only enabled features); the current thread's
+    /// registers are reloaded at once.
+    pub fn set_fpu_state(&self, image: &[u8]) {
+        let Some(f) = &self.fpu else { return };
+        // SAFETY: the area is `layout.size()` bytes owned by this thread; the current
+        // thread's live registers are saved first and reloaded after.
+        let area = unsafe { core::slice::from_raw_parts_mut(f.ptr, f.layout.size()) };
+        let n = area.len().min(image.len());
+        area[..n].copy_from_slice(&image[..n]);
+        cpu::fpu_sanitize(area);
+        if core::ptr::eq(self, &*super::core::current()) {
+            self.fpu_restore();
+        }
+    }
+
     /// Whether the thread has user FPU state (is a user thread).
     pub fn is_user(&self) -> bool {
         self.fpu.is_some()

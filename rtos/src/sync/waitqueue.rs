@@ -95,6 +95,20 @@ impl WaitQueue {
         let _ = self.wait(WaitOptions::UNINTERRUPTIBLE, || cond().then_some(()));
     }
 
+    /// Adds `t` as a waiter (for waits on several queues at once, like `poll`); the caller
+    /// re-checks its condition, blocks, and calls [`remove_waiter`](Self::remove_waiter).
+    pub fn add_waiter(&self, t: &Arc<Thread>) {
+        let mut w = self.waiters.lock();
+        if !w.iter().any(|x| Arc::ptr_eq(x, t)) {
+            w.push_back(t.clone());
+        }
+    }
+
+    /// Removes `t` if it is still waiting here.
+    pub fn remove_waiter(&self, t: &Arc<Thread>) {
+        self.remove(t);
+    }
+
     /// Wakes the longest-waiting thread; returns whether there was one.
     pub fn wake_one(&self) -> bool {
         let t = self.waiters.lock().pop_front();

@@ -19,6 +19,8 @@ pub enum TimerAction {
     Wake(Arc<Thread>),
     /// Calls `f(arg)` with interrupts off.
     Call(fn(u64), u64),
+    /// Runs a closure with interrupts off.
+    Closure(alloc::boxed::Box<dyn FnOnce() + Send>),
 }
 
 /// The timers of one CPU.
@@ -96,6 +98,7 @@ pub(crate) fn interrupt(_frame: &mut crate::arch::x86_64::trap::TrapFrame) {
         match action {
             Some(TimerAction::Wake(t)) => crate::sched::core::wake(&t),
             Some(TimerAction::Call(f, arg)) => f(arg),
+            Some(TimerAction::Closure(f)) => f(),
             None => break,
         }
     }

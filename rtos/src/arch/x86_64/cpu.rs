@@ -92,6 +92,28 @@ pub fn features() -> Features {
     detect()
 }
 
+/// A hardware random number, if the CPU has RDRAND.
+pub fn rdrand() -> Option<u64> {
+    if !detect().rdrand {
+        return None;
+    }
+    for _ in 0..10 {
+        let v: u64;
+        let ok: u8;
+        // SAFETY: RDRAND is available (CPUID checked); it only writes its operands.
+        unsafe { asm!("rdrand {}", "setc {}", out(reg) v, out(reg_byte) ok, options(nomem, nostack)) };
+        if ok != 0 {
+            return Some(v);
+        }
+    }
+    None
+}
+
+/// `AT_HWCAP` for x86_64: CPUID leaf 1 EDX.
+pub fn hwcap() -> u64 {
+    u64::from(cpuid(1).edx)
+}
+
 /// Reads a model-specific register.
 pub fn rdmsr(msr: u32) -> u64 {
     let (lo, hi): (u32, u32);
@@ -219,6 +241,23 @@ pub fn fpu_init_area(area: &mut [u8]) {
     area[0..2].copy_from_slice(&0x037fu16.to_le_bytes());
     area[24..28].copy_from_slice(&0x1f80u32.to_le_bytes());
     area[28..32].copy_from_slice(&0xffffu32.to_le_bytes()); // MXCSR_MASK (ignored by restore)
+}
+
+/// Makes an FPU image from user space safe to load: MXCSR reserved bits cleared, and for
+/// XSAVE images only enabled components, the standard (uncompacted) format and zeroed
+/// reserved header bytes — otherwise XRSTOR/FXRSTOR would fault in the kernel.
+pub fn fpu_sanitize(area: &mut [u8]) {
+    if area.len() < 512 {
+        return;
+    }
+    let mxcsr = u32::from_le_bytes([area[24], area[25], area[26], area[27]]) & 0xffff;
+    area[24..28].copy_from_slice(&mxcsr.to_le_bytes());
+    if USE_XSAVE.load(Ordering::Relaxed) && area.len() >= 576 {
+        let mask = XSAVE_MASK.load(Ordering::Relaxed);
+        let bv = u64::from_le_bytes(area[512..520].try_into().unwrap_or([0; 8])) & mask;
+        area[512..520].copy_from_slice(&bv.to_le_bytes());
+        area[520..576].fill(0);
+    }
 }
 
 /// Halts until the next interrupt with interrupts enabled (atomically: `sti; hlt`).

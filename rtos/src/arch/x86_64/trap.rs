@@ -138,7 +138,8 @@ fn page_fault(frame: &mut TrapFrame) {
     if user_addr && err & (1 << 3) == 0 {
         let access = crate::mm::FaultAccess { write: err & 2 != 0, exec: err & 16 != 0, present: err & 1 != 0 };
         // Kernel code touching user memory must be inside a user-copy routine.
-        let allowed = frame.from_user() || find_fixup(frame.rip).is_some();
+        let allowed = frame.from_user()
+            || (find_fixup(frame.rip).is_some() && !crate::percpu::this().nofault.load(Ordering::Relaxed));
         if allowed && crate::mm::handle_user_fault(addr, access).is_ok() {
             return;
         }

@@ -136,3 +136,18 @@ pub fn cmpxchg_user_u32(addr: u64, expected: u32, new: u32) -> Result<u32, Fault
         Ok(r as u32)
     }
 }
+
+/// Reads an aligned 32-bit user word without resolving page faults (for checks done under
+/// a spinlock): `None` if the page is not present or the address is bad. Interrupts must
+/// be off (the caller holds a spinlock).
+pub fn read_u32_nofault(addr: u64) -> Option<u32> {
+    if addr % 4 != 0 || !is_user_range(addr, 4) {
+        return None;
+    }
+    let cpu = crate::percpu::this();
+    cpu.nofault.store(true, core::sync::atomic::Ordering::Relaxed);
+    let mut b = [0u8; 4];
+    let r = copy_from_user(&mut b, addr);
+    cpu.nofault.store(false, core::sync::atomic::Ordering::Relaxed);
+    r.ok().map(|_| u32::from_le_bytes(b))
+}

@@ -1,0 +1,100 @@
+# Axle: build, run, test and benchmark. `make help` lists the targets.
+#
+# Variables (set them on the command line, e.g. make run-qemu CMD="/add/prog 3 x" ADD=./bins SMP=4):
+#   CMD          command to run in Axle, one string split like a shell would split it
+#                (exact argv: use tools/run-qemu -- ARGV...). Empty: the image's /sbin/init,
+#                interactive on this terminal.
+#   ADD          host directory that appears in the guest as /add (modes kept)
+#   SMP          number of CPUs                                      (default 2)
+#   MEM          guest memory, QEMU syntax                           (default 2G)
+#   ACCEL        auto | kvm | tcg; auto = KVM only if its probe passes (default auto)
+#   LOG          kernel log level: error warn info debug trace       (default warn)
+#   APPEND       extra kernel command line words (e.g. selftest)
+#   TIMEOUT      seconds before a run-qemu run is stopped (status 124); 0 = none (default 0)
+#   RESULT       run-qemu: also write the run's result JSON to this file
+#   HOST_CRATES  crates whose unit tests `make test` runs on the host (default rtos board)
+#   TEST_ARGS    extra arguments for tests/harness/run_tests.py, e.g. TEST_ARGS="-k basic --smp 1"
+#   ROUNDS       `make bench` rounds per accelerator                 (default 10)
+#   SELFTEST_SMP CPU counts `make selftest` boots with               (default 1 2 4)
+#
+# Exit status: `make run-qemu` succeeds when the command exits 0. GNU make itself only
+# exits 0 or 2, so on failure it shows the command's status as "Error N"; for the exact
+# status as your own exit status run tools/run-qemu directly (docs/running.md).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+CARGO ?= cargo
+
+CMD ?=
+ADD ?=
+SMP ?= 2
+MEM ?= 2G
+ACCEL ?= auto
+LOG ?= warn
+APPEND ?=
+TIMEOUT ?= 0
+RESULT ?=
+HOST_CRATES ?= rtos board linux-abi
+TEST_ARGS ?=
+ROUNDS ?= 10
+SELFTEST_SMP ?= 1 2 4
+
+# Strings go to the recipes through the environment, so no quoting can break them.
+export CMD ADD APPEND RESULT
+
+# rustup installs cargo here; a fresh non-login shell may not have it on PATH.
+ifneq ($(wildcard $(HOME)/.cargo/bin),)
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+endif
+
+KERNEL_TARGET := x86_64-unknown-none
+KERNEL := $(or $(CARGO_TARGET_DIR),target)/$(KERNEL_TARGET)/release/axle
+INITRD := build/initramfs.cpio
+RUNNER := tools/run-qemu
+
+.DEFAULT_GOAL := all
+.PHONY: all help setup kernel image run-qemu test test-host bench selftest clean
+
+all: kernel image ## build the kernel and the base initramfs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 22
+
+setup: ## install/check what building and running needs (tools/setup.sh)
+	@tools/setup.sh
+
+kernel: setup ## build the kernel image (target/x86_64-unknown-none/release/axle)
+	$(CARGO) build --release -p kernel --target $(KERNEL_TARGET)
+
+image: setup ## build the base initramfs (build/initramfs.cpio) from images/manifest.toml
+	@$(PYTHON) images/build_initramfs.py -o $(INITRD)
+
+run-qemu: kernel image ## boot Axle and run CMD (or the interactive init); fails when CMD's status is not 0
+	@$(RUNNER) --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --log $(LOG) --timeout $(TIMEOUT) \
+	  --kernel $(KERNEL) --initrd $(INITRD) \
+	  $${ADD:+--add "$$ADD"} $${APPEND:+--append "$$APPEND"} $${RESULT:+--result "$$RESULT"} \
+	  --command "$$CMD"
+
+# tools/test.py runs, each even if an earlier one failed: cargo test for HOST_CRATES, the
+# harness's and the tools' Python self-tests, the kernel and image builds, then
+# tests/harness/run_tests.py. Its last line is the harness's `N passed, M failed` (the
+# earlier stages added to the counts) and its status decides make's.
+test: setup ## all tests: unit tests, kernel+image build, then the harness (host and Axle)
+	@$(PYTHON) tools/test.py --host-crates "$(HOST_CRATES)" -- $(TEST_ARGS)
+
+test-host: setup ## the host-side tests only (no kernel build, no QEMU)
+	@$(PYTHON) tools/test.py --host-crates "$(HOST_CRATES)" --host-only -- $(TEST_ARGS)
+
+bench: kernel image ## boot-time benchmark (TCG, and KVM if its probe passes)
+	$(PYTHON) tools/bench/boot_time.py --rounds $(ROUNDS) --smp $(SMP) --mem $(MEM) --kernel $(KERNEL) --initrd $(INITRD)
+
+selftest: kernel ## boot with the kernel's self-test under TCG for each of SELFTEST_SMP
+	@failed=0; for n in $(SELFTEST_SMP); do \
+	  echo "== selftest, SMP $$n, TCG"; \
+	  $(RUNNER) --accel tcg --smp $$n --mem $(MEM) --log info --append selftest --timeout 120 --kernel $(KERNEL); \
+	  s=$$?; if [ $$s = 0 ]; then echo "selftest SMP $$n: passed"; else echo "selftest SMP $$n: FAILED (status $$s)"; failed=1; fi; \
+	done; exit $$failed
+
+clean: ## remove build products (build/ and cargo's target/); caches stay in ~/.cache/axle
+	rm -rf build
+	$(CARGO) clean
