@@ -17,6 +17,8 @@ pub mod path;
 #[cfg(target_os = "none")]
 pub mod pidfd;
 #[cfg(target_os = "none")]
+pub mod pipe;
+#[cfg(target_os = "none")]
 pub mod poll;
 #[cfg(target_os = "none")]
 pub mod ramfs;

@@ -84,11 +84,25 @@ fn write_from_user(addr: u64, len: usize, mut f: impl FnMut(&[u8], usize) -> Sys
     Ok(done)
 }
 
+/// Most bytes of a stream read whose destination is checked up front (more than any pipe
+/// or socket buffer holds).
+const PROBE_MAX: usize = 4 << 20;
+
+/// Checks a read's destination before data is consumed from a stream (pipe, socket,
+/// terminal): Linux leaves the data in place when the copy to user memory fails.
+fn probe_dest(file: &File, addr: u64, len: usize) -> Result<(), Errno> {
+    if file.ops.inode().is_some_and(|i| i.kind() == crate::fs::vfs::FileType::Regular) {
+        return Ok(());
+    }
+    rtos::arch::x86_64::usercopy::probe_writable(addr, len.min(PROBE_MAX)).map_err(|_| Errno::EFAULT)
+}
+
 pub fn read(a: Args) -> SysResult {
     let file = fd_file(a.i(0))?;
     if !file.readable() {
         return Err(Errno::EBADF);
     }
+    probe_dest(&file, a.u(1), a.us(2))?;
     read_into_user(a.u(1), a.us(2), |b, _| file.ops.read(&file, b))
 }
 
@@ -157,6 +171,11 @@ fn readv_common(fd: i32, iov: u64, cnt: i32, off: Option<u64>) -> SysResult {
         return Err(Errno::EBADF);
     }
     let v = read_iov(iov, cnt)?;
+    if off.is_none() {
+        for i in &v {
+            probe_dest(&file, i.base, i.len as usize)?;
+        }
+    }
     let mut total = 0usize;
     for i in v {
         if i.len == 0 {
@@ -444,4 +463,38 @@ pub fn ppoll(a: Args) -> SysResult {
         None
     };
     crate::fs::poll::poll(a.u(0), a.u(1), deadline, mask)
+}
+
+/// `pipe2(fds, flags)`.
+pub fn pipe2(a: Args) -> SysResult {
+    let fl = a.u32(1);
+    if fl & !(flags::O_CLOEXEC | flags::O_NONBLOCK | flags::O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if fl & flags::O_DIRECT != 0 {
+        // Packet-mode pipes are not supported.
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = crate::fs::pipe::create(fl);
+    let files = current_task().files();
+    let cloexec = fl & flags::O_CLOEXEC != 0;
+    let limit = nofile_limit();
+    let rfd = files.alloc(r, cloexec, 0, limit)?;
+    let wfd = match files.alloc(w, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = files.close(rfd);
+            return Err(e);
+        }
+    };
+    if let Err(e) = uaccess::write(a.u(0), &[rfd, wfd]) {
+        let _ = files.close(rfd);
+        let _ = files.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn pipe(a: Args) -> SysResult {
+    pipe2(Args([a.u(0), 0, 0, 0, 0, 0]))
 }

@@ -33,6 +33,31 @@ axle_copy_user:
     .quad 2b, 3b
     .popsection
 
+    .global axle_user_probe_write
+/* rdi = user address, rsi = smap; returns rax = 0, or 1 if the byte is not writable.
+   `lock or byte [addr], 0` needs write access but changes nothing, even with other
+   threads writing the same byte. */
+axle_user_probe_write:
+    test rsi, rsi
+    jz 1f
+    stac
+1:
+    xor eax, eax
+2:
+    lock or byte ptr [rdi], 0
+    jmp 3f
+4:
+    mov eax, 1
+3:
+    test rsi, rsi
+    jz 5f
+    clac
+5:
+    ret
+    .pushsection .ex_table, "a"
+    .quad 2b, 4b
+    .popsection
+
     .global axle_user_cmpxchg32
 /* rdi = user address, esi = expected, edx = new, rcx = smap; returns rax = old value in
    low 32 bits, bit 32 set on fault. */
@@ -65,6 +90,29 @@ axle_user_cmpxchg32:
 extern "C" {
     fn axle_copy_user(dst: *mut u8, src: *const u8, len: usize, smap: u64) -> usize;
     fn axle_user_cmpxchg32(addr: u64, expected: u32, new: u32, smap: u64) -> u64;
+    fn axle_user_probe_write(addr: u64, smap: u64) -> u64;
+}
+
+/// Checks that `[addr, addr+len)` is writable user memory (faulting pages in), without
+/// changing it: one atomic no-op write per page. Used before consuming data from a
+/// stream, so a bad buffer fails with EFAULT and loses nothing.
+pub fn probe_writable(addr: u64, len: usize) -> Result<(), Fault> {
+    if len == 0 {
+        return Ok(());
+    }
+    if !is_user_range(addr, len as u64) {
+        return Err(Fault);
+    }
+    let end = addr + len as u64;
+    let mut p = addr;
+    while p < end {
+        // SAFETY: user address checked to be in range; a fault is caught by the exception table.
+        if unsafe { axle_user_probe_write(p, smap()) } != 0 {
+            return Err(Fault);
+        }
+        p = (p & !0xfff) + 0x1000;
+    }
+    Ok(())
 }
 
 /// A bad user address (EFAULT).
