@@ -26,7 +26,6 @@ pub mod syscall;
 pub mod time;
 #[cfg(target_os = "none")]
 pub mod uaccess;
-#[cfg(target_os = "none")]
 pub mod vdso;
 
 #[cfg(target_os = "none")]

@@ -118,3 +118,19 @@ pub fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 fn panic_handler(info: &core::panic::PanicInfo<'_>) -> ! {
     panic(info)
 }
+
+/// Deliberately faults the kernel (`crashtest=pagefault|panic|divide` on the command line),
+/// so tests can check that a kernel fault is reported and ends the machine.
+pub fn crash_test(kind: &str) {
+    match kind {
+        "pagefault" => {
+            // An address in the kernel half that nothing maps.
+            let p = 0xffff_ffff_0000_0000u64 as *const u64;
+            // SAFETY: deliberately invalid: the resulting page fault is the point of the test.
+            let v = unsafe { core::ptr::read_volatile(p) };
+            log::error!("crash test: read {v:#x} from an unmapped address without a fault");
+        }
+        "panic" => panic!("crash test requested on the command line"),
+        other => log::warn!("crashtest={other}: unknown kind (pagefault, panic)"),
+    }
+}

@@ -99,6 +99,7 @@ fn finish(task: &Arc<Task>, status: ExitStatus) -> ! {
 }
 
 fn exit_process(p: &Arc<Process>, status: ExitStatus) {
+    log::debug!("pid {} exits: {status:?}", p.pid);
     let mm = p.mm();
     if mm.drop_user() {
         mm.clear();

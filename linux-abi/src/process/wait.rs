@@ -68,9 +68,9 @@ pub fn wait_child(which: Which, options: u32) -> Result<Option<Found>, Errno> {
                         ExitStatus::Signaled(sig, true) => (signal::CLD_DUMPED, sig),
                         ExitStatus::Signaled(sig, false) => (signal::CLD_KILLED, sig),
                     };
+                    drop(cs);
                     let cpu_ns = c.cpu_time_ns() + c.children_cpu_ns.load(Ordering::Relaxed);
                     let found = Found { pid: c.pid, status: st.wait_status(), code, value, cpu_ns };
-                    drop(cs);
                     if options & WNOWAIT == 0 {
                         s.children.retain(|x| !Arc::ptr_eq(x, c));
                         me.children_cpu_ns.fetch_add(cpu_ns, Ordering::Relaxed);

@@ -297,9 +297,9 @@ pub fn default_action(sig: i32) -> DefaultAction {
 }
 
 fn ignored(p: &Process, task: &Task, sig: i32) -> bool {
-    let _ = p;
     let a = task.sighand().get(sig);
-    a.handler == SIG_IGN || (a.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore)
+    // Like Linux, init (pid 1) only receives signals it has handlers for.
+    a.handler == SIG_IGN || (a.handler == SIG_DFL && (default_action(sig) == DefaultAction::Ignore || p.pid == 1))
 }
 
 /// Wakes `task` so it notices a pending signal (interrupting interruptible sleeps).
@@ -365,7 +365,7 @@ pub fn send_to_process(p: &Arc<Process>, info: SigInfo) {
     }
     let tasks = p.tasks();
     let Some(first) = tasks.first() else { return };
-    if sig != SIGKILL && ignored(p, first, sig) {
+    if (sig != SIGKILL || p.pid == 1) && ignored(p, first, sig) {
         return;
     }
     if sig == SIGKILL {

@@ -24,6 +24,7 @@ pub fn clock_settime(a: Args) -> SysResult {
     match a.i(0) {
         CLOCK_REALTIME => {
             rtos::time::clock::set_realtime_ns(ns as i64);
+            crate::vdso::clock_changed();
             Ok(0)
         }
         c if clock_now(c).is_ok() => Err(Errno::EINVAL),

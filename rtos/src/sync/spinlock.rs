@@ -27,7 +27,7 @@ pub struct SpinLockGuard<'a, T: ?Sized> {
 }
 
 /// Spins before the lock is declared deadlocked (a kernel bug, reported as a panic).
-const DEADLOCK_SPINS: u64 = 4_000_000_000;
+const DEADLOCK_SPINS: u64 = 300_000_000;
 
 impl<T> SpinLock<T> {
     /// A new unlocked lock.

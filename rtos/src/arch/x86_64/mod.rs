@@ -31,3 +31,5 @@ pub mod trap;
 pub(crate) mod trap_entry;
 #[cfg(target_os = "none")]
 pub mod usercopy;
+#[cfg(target_os = "none")]
+pub mod vdso_code;
