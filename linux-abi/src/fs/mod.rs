@@ -7,6 +7,10 @@ pub mod ldisc;
 #[cfg(target_os = "none")]
 pub mod devices;
 #[cfg(target_os = "none")]
+pub mod epoll;
+#[cfg(target_os = "none")]
+pub mod eventfd;
+#[cfg(target_os = "none")]
 pub mod fdtable;
 #[cfg(target_os = "none")]
 pub mod file;
@@ -22,6 +26,10 @@ pub mod pipe;
 pub mod poll;
 #[cfg(target_os = "none")]
 pub mod ramfs;
+#[cfg(target_os = "none")]
+pub mod signalfd;
+#[cfg(target_os = "none")]
+pub mod timerfd;
 #[cfg(target_os = "none")]
 pub mod tty;
 #[cfg(target_os = "none")]

@@ -18,7 +18,7 @@ pub struct PidFd {
 
 impl FileOps for PidFd {
     fn poll(&self, _f: &File) -> u32 {
-        if self.process.is_zombie() || self.process.tasks().is_empty() {
+        if self.process.is_zombie() {
             events::POLLIN | events::POLLRDNORM | events::POLLHUP
         } else {
             0

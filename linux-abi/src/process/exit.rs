@@ -143,7 +143,10 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
         s.exit = Some(status);
         s.parent.upgrade()
     };
-    let Some(parent) = parent else { return };
+    let Some(parent) = parent else {
+        p.threads_gone.wake_all();
+        return;
+    };
     let exit_signal = p.state.lock().exit_signal;
     let act = parent.tasks().first().map(|t| t.sighand().get(signal::SIGCHLD));
     let auto_reap = act.is_some_and(|a| a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0);
@@ -160,4 +163,6 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
         parent.state.lock().children.retain(|c| !Arc::ptr_eq(c, p));
     }
     parent.child_wait.wake_all();
+    // pidfd pollers: the process is now a zombie (waitpid will find it).
+    p.threads_gone.wake_all();
 }

@@ -99,6 +99,8 @@ pub struct Process {
     pub threads_gone: WaitQueue,
     /// Threads of a stopped process sleep here until SIGCONT or SIGKILL.
     pub cont: WaitQueue,
+    /// Woken whenever a signal is queued for the process or one of its threads (signalfd).
+    pub sig_wq: WaitQueue,
     pub start_ns: u64,
     /// CPU time of threads that already ended, and of reaped children (ns).
     pub dead_threads_cpu_ns: AtomicU64,
@@ -168,6 +170,7 @@ impl Process {
             shared_pending: SpinLock::new(crate::signal::Pending::default()),
             threads_gone: WaitQueue::new(),
             cont: WaitQueue::new(),
+            sig_wq: WaitQueue::new(),
             start_ns: rtos::time::now_ns(),
             dead_threads_cpu_ns: AtomicU64::new(0),
             children_cpu_ns: AtomicU64::new(0),

@@ -331,6 +331,7 @@ pub fn send_to_task(task: &Arc<Task>, info: SigInfo) {
         if added || sig == SIGKILL {
             kick(task);
         }
+        p.sig_wq.wake_all();
     }
 }
 
@@ -377,6 +378,7 @@ pub fn send_to_process(p: &Arc<Process>, info: SigInfo) {
     // Wake a thread that does not block it (or the first one).
     let target = tasks.iter().find(|t| !t.sig.lock().mask.has(sig)).unwrap_or(first);
     kick(target);
+    p.sig_wq.wake_all();
 }
 
 /// Sends a signal to every process of a group; returns how many got it.

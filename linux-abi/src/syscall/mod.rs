@@ -2,6 +2,7 @@
 //! Each handler takes the six argument registers and returns a value or an errno; an
 //! unknown or unimplemented number returns `ENOSYS` and is logged once.
 
+mod events;
 pub(crate) mod fs;
 mod io;
 mod memory;
@@ -112,6 +113,7 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         20 => io::writev(a),
         21 => fs::access(a),
         22 => io::pipe(a),
+        23 => events::select(a),
         24 => sched::sched_yield(a),
         25 => memory::mremap(a),
         26 => memory::msync(a),
@@ -197,6 +199,7 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         202 => process::futex(a),
         203 => sched::sched_setaffinity(a),
         204 => sched::sched_getaffinity(a),
+        213 => events::epoll_create(a),
         217 => fs::getdents64(a),
         218 => process::set_tid_address(a),
         219 => time::restart_syscall(a),
@@ -205,6 +208,8 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         229 => time::clock_getres(a),
         230 => time::clock_nanosleep(a),
         231 => process::exit_group(a),
+        232 => events::epoll_wait(a),
+        233 => events::epoll_ctl(a),
         234 => signal::tgkill(a),
         247 => process::waitid(a),
         257 => fs::openat(a),
@@ -218,11 +223,21 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         267 => fs::readlinkat(a),
         268 => fs::fchmodat(a),
         269 => fs::faccessat(a),
+        270 => events::pselect6(a),
         271 => io::ppoll(a),
         273 => process::set_robust_list(a),
         274 => process::get_robust_list(a),
         280 => fs::utimensat(a),
+        281 => events::epoll_pwait(a),
+        282 => events::signalfd(a),
+        283 => events::timerfd_create(a),
+        284 => events::eventfd(a),
         285 => io::fallocate(a),
+        286 => events::timerfd_settime(a),
+        287 => events::timerfd_gettime(a),
+        289 => events::signalfd4(a),
+        290 => events::eventfd2(a),
+        291 => events::epoll_create1(a),
         292 => io::dup3(a),
         293 => io::pipe2(a),
         295 => io::preadv(a),
@@ -235,9 +250,12 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         322 => process::execveat(a, frame),
         332 => fs::statx(a),
         334 => Err(Errno::ENOSYS), // rseq: not registered (glibc/musl fall back)
+        424 => events::pidfd_send_signal(a),
+        434 => events::pidfd_open(a),
         435 => process::clone3(a, frame),
         436 => io::close_range(a),
         439 => fs::faccessat2(a),
+        441 => events::epoll_pwait2(a),
         _ => Err(Errno::ENOSYS),
     }
 }

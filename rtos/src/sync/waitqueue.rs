@@ -19,11 +19,19 @@ pub enum WaitError {
     TimedOut,
 }
 
-/// A queue of sleeping threads.
+/// A function run on every wake-up of a queue (epoll watches files this way). It runs
+/// in the waker's context (possibly an interrupt handler) with no queue lock held, and
+/// returns false to unregister itself.
+pub type WakeCallback = Arc<dyn Fn() -> bool + Send + Sync>;
+
+/// A queue of sleeping threads, plus callbacks run on every wake-up.
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: SpinLock<VecDeque<Arc<Thread>>>,
+    callbacks: SpinLock<alloc::vec::Vec<(u64, WakeCallback)>>,
 }
+
+static NEXT_CALLBACK: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(1);
 
 /// How a wait may end early.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,7 +52,38 @@ impl WaitOptions {
 impl WaitQueue {
     /// An empty queue.
     pub const fn new() -> Self {
-        Self { waiters: SpinLock::new(VecDeque::new()) }
+        Self { waiters: SpinLock::new(VecDeque::new()), callbacks: SpinLock::new(alloc::vec::Vec::new()) }
+    }
+
+    /// Registers a callback run on every wake-up; returns its id.
+    pub fn add_callback(&self, cb: WakeCallback) -> u64 {
+        let id = NEXT_CALLBACK.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        self.callbacks.lock().push((id, cb));
+        id
+    }
+
+    /// Unregisters a callback.
+    pub fn remove_callback(&self, id: u64) {
+        self.callbacks.lock().retain(|(i, _)| *i != id);
+    }
+
+    fn run_callbacks(&self) {
+        let cbs: alloc::vec::Vec<(u64, WakeCallback)> = {
+            let c = self.callbacks.lock();
+            if c.is_empty() {
+                return;
+            }
+            c.clone()
+        };
+        let mut dead = alloc::vec::Vec::new();
+        for (id, cb) in cbs {
+            if !cb() {
+                dead.push(id);
+            }
+        }
+        if !dead.is_empty() {
+            self.callbacks.lock().retain(|(i, _)| !dead.contains(i));
+        }
     }
 
     fn remove(&self, t: &Arc<Thread>) {
@@ -111,6 +150,12 @@ impl WaitQueue {
 
     /// Wakes the longest-waiting thread; returns whether there was one.
     pub fn wake_one(&self) -> bool {
+        let woken = self.wake_thread();
+        self.run_callbacks();
+        woken
+    }
+
+    fn wake_thread(&self) -> bool {
         let t = self.waiters.lock().pop_front();
         match t {
             Some(t) => {
@@ -124,9 +169,10 @@ impl WaitQueue {
     /// Wakes up to `n` threads; returns how many.
     pub fn wake_n(&self, n: usize) -> usize {
         let mut woken = 0;
-        while woken < n && self.wake_one() {
+        while woken < n && self.wake_thread() {
             woken += 1;
         }
+        self.run_callbacks();
         woken
     }
 
@@ -137,6 +183,7 @@ impl WaitQueue {
         for t in all {
             wake(&t);
         }
+        self.run_callbacks();
         n
     }
 
