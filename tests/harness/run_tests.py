@@ -9,7 +9,13 @@ runs every test declared in tests/harness/tests.toml:
    docs/run-interface.md:
 
        tools/run-qemu --result R.json --smp N --add STAGE --timeout T [--mem M]
-                      [--accel A] [--kernel K] [--initrd I] -- /add/PROG ARGS...
+                      [--append "W1 W2"] [--accel A] [--kernel K] [--initrd I]
+                      -- /add/PROG ARGS...
+
+A test may use a fixture: a directory ~/.cache/axle/stage/fixtures/NAME holding
+the staged programs plus files made by a generator command run on the host; it
+then replaces the staging dir (as {bin} on the host and as --add in Axle). A test
+may also expect the kernel to fault (kernel_fault = true, Axle only).
 
 A run fails on a wrong exit status (killed by signal N counts as 128+N), missing
 or forbidden output, a timeout, a kernel fault, or, for a check-suite program,
@@ -47,6 +53,9 @@ DEFAULT_RUNNER = REPO / "tools" / "run-qemu"
 MUSL = "x86_64-unknown-linux-musl"
 GUEST_BIN = "/add"  # where the runner's --add DIR appears in the guest
 RUNNER_GRACE_S = 90  # extra time the runner gets beyond --timeout (boot, teardown)
+RUNNER_FAULT_STATUS = 125  # the runner's exit status when the kernel faulted
+FIXTURE_GEN_TIMEOUT_S = 900  # a fixture generator taking longer is killed
+FIXTURE_STAMP = ".fixture-stamp.json"  # in the fixture dir: what generated it
 TAIL_LINES = 25
 
 
@@ -64,6 +73,14 @@ class ConfigError(Exception):
 
 
 @dataclasses.dataclass(frozen=True)
+class Fixture:
+    """A generated directory: the staged programs plus what `gen` writes into it."""
+
+    name: str
+    gen: tuple[str, ...]  # argv run on the host; {dir} = the fixture dir, {bin} = staging dir
+
+
+@dataclasses.dataclass(frozen=True)
 class TestSpec:
     name: str
     cmd: tuple[str, ...]
@@ -75,10 +92,15 @@ class TestSpec:
     smp: tuple[int, ...] = (2,)
     mem: str | None = None
     host: bool = True
+    append: tuple[str, ...] = ()  # extra kernel command-line words (runner --append)
+    kernel_fault: bool = False  # the Axle run must end in a kernel fault
+    fixture: Fixture | None = None
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
-TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host"}
+TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
+             "append", "kernel_fault", "fixture"}
+FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -114,11 +136,43 @@ def _smp_list(where: str, value) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _append_words(where: str, value) -> tuple[str, ...]:
+    words = _str_list(where, "append", value)
+    for w in words:
+        if not w or any(c.isspace() for c in w):
+            raise ConfigError(f"{where}: 'append' words must be non-empty and without spaces: {w!r}")
+    return words
+
+
+def parse_fixtures(raw) -> dict[str, Fixture]:
+    """The [fixture.NAME] tables."""
+    if not isinstance(raw, dict):
+        raise ConfigError("'fixture' must be a table of [fixture.NAME] tables")
+    fixtures = {}
+    for name, table in raw.items():
+        where = f"fixture {name!r}"
+        if not NAME_RE.match(name):
+            raise ConfigError(f"{where}: bad name (letters, digits, . _ -)")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: must be a table ([fixture.{name}])")
+        unknown = set(table) - FIXTURE_KEYS
+        if unknown:
+            raise ConfigError(f"{where}: unknown keys: {', '.join(sorted(unknown))}")
+        if "gen" not in table:
+            raise ConfigError(f"{where}: missing 'gen'")
+        gen = _str_list(where, "gen", table["gen"])
+        if not gen:
+            raise ConfigError(f"{where}: 'gen' is empty")
+        fixtures[name] = Fixture(name, gen)
+    return fixtures
+
+
 def parse_tests(data: dict) -> list[TestSpec]:
     """Validates the parsed TOML document and returns the tests in file order."""
-    unknown = set(data) - {"defaults", "test"}
+    unknown = set(data) - {"defaults", "test", "fixture"}
     if unknown:
         raise ConfigError(f"unknown top-level keys: {', '.join(sorted(unknown))}")
+    fixtures = parse_fixtures(data.get("fixture", {}))
     defaults = data.get("defaults", {})
     if not isinstance(defaults, dict):
         raise ConfigError("[defaults] must be a table")
@@ -167,8 +221,26 @@ def parse_tests(data: dict) -> list[TestSpec]:
         mem = merged.get("mem")
         if mem is not None:
             _check_type(where, "mem", mem, str)
-        host = merged.get("host", True)
-        _check_type(where, "host", host, bool)
+        kernel_fault = raw.get("kernel_fault", False)
+        _check_type(where, "kernel_fault", kernel_fault, bool)
+        if kernel_fault:
+            # The run never exits normally: no status to expect, no suite summary,
+            # and nothing to compare against on the host.
+            for key in ("status", "suite"):
+                if key in raw:
+                    raise ConfigError(f"{where}: '{key}' makes no sense with kernel_fault = true")
+            if raw.get("host") is True:
+                raise ConfigError(f"{where}: kernel_fault = true tests are Axle-only (host = false)")
+            host = False
+        else:
+            host = merged.get("host", True)
+            _check_type(where, "host", host, bool)
+        fixture = None
+        if "fixture" in raw:
+            _check_type(where, "fixture", raw["fixture"], str)
+            if raw["fixture"] not in fixtures:
+                raise ConfigError(f"{where}: no [fixture.{raw['fixture']}] table")
+            fixture = fixtures[raw["fixture"]]
         specs.append(
             TestSpec(
                 name=name,
@@ -181,6 +253,9 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 smp=_smp_list(where, merged.get("smp", [2])),
                 mem=mem,
                 host=host,
+                append=_append_words(where, raw.get("append", [])),
+                kernel_fault=kernel_fault,
+                fixture=fixture,
             )
         )
     return specs
@@ -234,6 +309,7 @@ class RunOutcome:
     error: str | None = None  # infrastructure problem (runner missing, no result...)
     wall_s: float = 0.0
     boot_ms: float | None = None
+    runner_rc: int | None = None  # the runner's own exit status (Axle runs)
 
 
 @dataclasses.dataclass
@@ -295,15 +371,24 @@ def evaluate(spec: TestSpec, outcome: RunOutcome) -> Verdict:
         reasons.append(outcome.error)
     if outcome.timed_out:
         reasons.append(f"timeout after {spec.timeout:g} s")
-    if outcome.kernel_fault:
-        reasons.append("kernel fault")
-    if outcome.status is not None and outcome.status != spec.status:
-        reasons.append(f"status {outcome.status} != {spec.status}")
-    elif outcome.status is None and not reasons:
-        reasons.append("no exit status")
-    # Without an exit status (runner missing, timeout, kernel fault) the run never
-    # finished: missing output says nothing more, so only forbidden output counts.
-    finished = outcome.status is not None
+    if spec.kernel_fault:
+        # The run must end in a kernel fault; that is how it "finishes".
+        if not outcome.kernel_fault:
+            if outcome.status is not None:
+                reasons.append(f"expected a kernel fault, but the program exited with status {outcome.status}")
+            elif not reasons:
+                reasons.append("expected a kernel fault, but none was reported")
+        finished = outcome.kernel_fault
+    else:
+        if outcome.kernel_fault:
+            reasons.append("kernel fault")
+        if outcome.status is not None and outcome.status != spec.status:
+            reasons.append(f"status {outcome.status} != {spec.status}")
+        elif outcome.status is None and not reasons:
+            reasons.append("no exit status")
+        # Without an exit status (runner missing, timeout, kernel fault) the run never
+        # finished: missing output says nothing more, so only forbidden output counts.
+        finished = outcome.status is not None
     for pattern in spec.expect if finished else ():
         if not re.search(pattern, outcome.output, re.MULTILINE):
             reasons.append(f"missing output /{pattern}/")
@@ -359,8 +444,8 @@ def _run(argv: list[str], timeout: float) -> tuple[int | None, bytes, bool, str 
     return proc.returncode, out, timed_out, None, time.monotonic() - start
 
 
-def run_host(spec: TestSpec, stage_dir: Path) -> RunOutcome:
-    rc, out, timed_out, error, wall = _run(substitute(spec.cmd, str(stage_dir)), spec.timeout)
+def run_host(spec: TestSpec, bin_dir: Path) -> RunOutcome:
+    rc, out, timed_out, error, wall = _run(substitute(spec.cmd, str(bin_dir)), spec.timeout)
     status = None if rc is None or timed_out else status_from_returncode(rc)
     return RunOutcome(status, normalize_output(out), timed_out=timed_out, error=error, wall_s=wall)
 
@@ -373,16 +458,19 @@ class AxleOptions:
     initrd: str | None = None
 
 
-def runner_command(spec: TestSpec, smp: int, stage_dir: Path, result_path: Path, opts: AxleOptions) -> list[str]:
+def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, opts: AxleOptions) -> list[str]:
+    """The runner's argv; add_dir (the staging or fixture dir) becomes /add."""
     cmd = [
         str(opts.runner),
         "--result", str(result_path),
         "--smp", str(smp),
-        "--add", str(stage_dir),
+        "--add", str(add_dir),
         "--timeout", str(math.ceil(spec.timeout)),
     ]
     if spec.mem:
         cmd += ["--mem", spec.mem]
+    if spec.append:
+        cmd += ["--append", " ".join(spec.append)]
     if opts.accel:
         cmd += ["--accel", opts.accel]
     if opts.kernel:
@@ -413,6 +501,7 @@ def outcome_from_result(result, runner_rc: int | None, output: str, wall_s: floa
     outcome = RunOutcome(
         None, output, timed_out=result["timeout"], kernel_fault=result["kernel_fault"], wall_s=wall_s,
         boot_ms=boot if isinstance(boot, (int, float)) and not isinstance(boot, bool) else None,
+        runner_rc=runner_rc,
     )
     if result["signal"] is not None:
         outcome.status = 128 + result["signal"]
@@ -420,18 +509,20 @@ def outcome_from_result(result, runner_rc: int | None, output: str, wall_s: floa
         outcome.status = result["status"]
     if outcome.status is not None and runner_rc is not None and runner_rc != outcome.status:
         outcome.error = f"runner exit {runner_rc} != result status {outcome.status}"
+    if outcome.kernel_fault and runner_rc is not None and runner_rc != RUNNER_FAULT_STATUS:
+        outcome.error = f"runner exit {runner_rc} != {RUNNER_FAULT_STATUS} for a kernel fault"
     if outcome.status is None and not outcome.timed_out and not outcome.kernel_fault:
         outcome.error = f"no exit status in the result JSON (runner exit {runner_rc}; QEMU failed to start?)"
     return outcome
 
 
-def run_axle(spec: TestSpec, smp: int, stage_dir: Path, opts: AxleOptions) -> RunOutcome:
+def run_axle(spec: TestSpec, smp: int, add_dir: Path, opts: AxleOptions) -> RunOutcome:
     problem = runner_problem(opts.runner)
     if problem:
         return RunOutcome(None, "", error=problem)
     with tempfile.TemporaryDirectory(prefix="axle-test-") as tmp:
         result_path = Path(tmp) / "result.json"
-        argv = runner_command(spec, smp, stage_dir, result_path, opts)
+        argv = runner_command(spec, smp, add_dir, result_path, opts)
         rc, out, timed_out, error, wall = _run(argv, spec.timeout + RUNNER_GRACE_S)
         output = normalize_output(out)
         if error:
@@ -499,6 +590,86 @@ def build_and_stage(target_dir: Path, stage_dir: Path) -> tuple[list[Path] | Non
 
 
 # --------------------------------------------------------------------------
+# Fixtures
+
+
+def fixtures_root() -> Path:
+    return cache_dir() / "stage" / "fixtures"
+
+
+def fixture_gen_argv(fixture: Fixture, fixture_dir: Path, stage_dir: Path) -> list[str]:
+    return [a.replace("{dir}", str(fixture_dir)).replace("{bin}", str(stage_dir)) for a in fixture.gen]
+
+
+def fixture_stamp(argv: list[str]) -> dict:
+    """What decides whether the generated files are still valid: the gen argv and
+    the identity (mtime, size) of the gen program."""
+    prog = argv[0] if "/" in argv[0] else (shutil.which(argv[0]) or argv[0])
+    try:
+        st = os.stat(prog)
+        ident = {"mtime_ns": st.st_mtime_ns, "size": st.st_size}
+    except OSError:
+        ident = None
+    return {"gen": argv, "program": prog, "program_stat": ident}
+
+
+def _sync_programs(stage_dir: Path, fixture_dir: Path) -> None:
+    """Copies the staged programs into the fixture dir (only those that changed)."""
+    for src in sorted(stage_dir.iterdir()):
+        if not src.is_file():
+            continue
+        dest = fixture_dir / src.name
+        s = src.stat()
+        try:
+            d = dest.stat()
+            if d.st_size == s.st_size and d.st_mtime_ns == s.st_mtime_ns:
+                continue
+        except FileNotFoundError:
+            pass
+        shutil.copy2(src, dest)
+
+
+def prepare_fixture(fixture: Fixture, stage_dir: Path, root: Path, log: Path | None = None) -> tuple[Path | None, str]:
+    """Makes root/NAME: the staged programs plus the output of `gen` (run only when
+    its stamp changed; its output goes to `log`). Returns (the dir, a note) or
+    (None, why it failed)."""
+    fixture_dir = (root / fixture.name).resolve()
+    stamp_path = fixture_dir / FIXTURE_STAMP
+    try:
+        fixture_dir.mkdir(parents=True, exist_ok=True)
+        _sync_programs(stage_dir, fixture_dir)
+    except OSError as e:
+        return None, f"cannot set up {fixture_dir}: {e}"
+    argv = fixture_gen_argv(fixture, fixture_dir, stage_dir)
+    stamp = fixture_stamp(argv)
+    try:
+        if json.loads(stamp_path.read_text()) == stamp:
+            return fixture_dir, "up to date"
+    except (OSError, ValueError):
+        pass
+    stamp_path.unlink(missing_ok=True)  # a half-made fixture must not look valid
+    rc, out, timed_out, error, wall = _run(argv, FIXTURE_GEN_TIMEOUT_S)
+    text = normalize_output(out)
+    if log is not None:
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(f"# {' '.join(argv)}\n# rc={rc} timed_out={timed_out} error={error} wall_s={wall:.2f}\n{text}")
+        except OSError:
+            pass
+    if error:
+        return None, error
+    if timed_out:
+        return None, f"gen did not finish within {FIXTURE_GEN_TIMEOUT_S} s: {' '.join(argv)}\n{tail(text)}"
+    if rc != 0:
+        return None, f"gen failed (status {status_from_returncode(rc)}): {' '.join(argv)}\n{tail(text)}"
+    try:
+        stamp_path.write_text(json.dumps(stamp, indent=1) + "\n")
+    except OSError as e:
+        return None, f"cannot write {stamp_path}: {e}"
+    return fixture_dir, f"generated in {wall:.1f} s"
+
+
+# --------------------------------------------------------------------------
 # Reporting
 
 
@@ -514,6 +685,8 @@ def report_line(target: str, spec: TestSpec, verdict: Verdict) -> str:
         line += ": " + "; ".join(verdict.reasons)
     elif verdict.checks_ok is not None:
         line += f" ({verdict.checks_ok} checks)"
+    elif spec.kernel_fault:
+        line += " (kernel fault, as expected)"
     return line
 
 
@@ -584,7 +757,12 @@ def main(argv: list[str] | None = None) -> int:
         specs = [dataclasses.replace(s, smp=args.smp) for s in specs]
     if args.list:
         for s in specs:
-            print(f"{s.name}: {' '.join(s.cmd)} -> status {s.status}; smp {list(s.smp)}; host {s.host}")
+            end = "kernel fault" if s.kernel_fault else f"status {s.status}"
+            extra = "".join([
+                f"; append {' '.join(s.append)!r}" if s.append else "",
+                f"; fixture {s.fixture.name}" if s.fixture else "",
+            ])
+            print(f"{s.name}: {' '.join(s.cmd)} -> {end}; smp {list(s.smp)}; host {s.host}{extra}")
         return 0
 
     passed = failed = 0
@@ -608,18 +786,47 @@ def main(argv: list[str] | None = None) -> int:
         print(f"built {len(staged)} programs into {stage_dir}", flush=True)
     stage_dir = stage_dir.resolve()
 
+    host_specs = [] if args.axle_only else [s for s in specs if s.host]
+    axle_specs = [] if args.host_only else specs
+
+    # Fixtures of the tests that will run, made once before any run.
+    fixture_dirs: dict[str, Path | str] = {}  # name -> dir, or why it could not be made
+    for s in host_specs + axle_specs:
+        f = s.fixture
+        if f is None or f.name in fixture_dirs:
+            continue
+        fdir, note = prepare_fixture(f, stage_dir, fixtures_root(), log_dir / "fixtures" / f"{f.name}.log")
+        first, _, rest = note.partition("\n")
+        if fdir is None:
+            fixture_dirs[f.name] = f"fixture {f.name!r} could not be made: {first}"
+            print(f"FAIL fixture  {f.name}: {first}", flush=True)
+            for line in rest.splitlines():
+                print(f"    | {line}")
+        else:
+            fixture_dirs[f.name] = fdir
+            print(f"fixture {f.name}: {fdir} ({first})", flush=True)
+
+    def bin_dir_of(spec: TestSpec) -> Path | str:
+        """The dir that is {bin} (host) / --add (Axle), or why there is none."""
+        return stage_dir if spec.fixture is None else fixture_dirs[spec.fixture.name]
+
+    def unless_no_dir(spec: TestSpec, run) -> RunOutcome:
+        d = bin_dir_of(spec)
+        return RunOutcome(None, "", error=d) if isinstance(d, str) else run(d)
+
     runs: list[tuple[str, TestSpec, callable]] = []
-    if not args.axle_only:
-        runs += [("host", s, lambda s=s: run_host(s, stage_dir)) for s in specs if s.host]
+    runs += [("host", s, lambda s=s: unless_no_dir(s, lambda d: run_host(s, d))) for s in host_specs]
     if not args.host_only:
         opts = AxleOptions(runner=args.runner.resolve(), accel=args.accel, kernel=args.kernel, initrd=args.initrd)
         problem = runner_problem(opts.runner)
         if problem:
             print(f"note: {problem}; every Axle run will fail", flush=True)
         runs += [
-            (f"axle/smp{n}", s, lambda s=s, n=n: run_axle(s, n, stage_dir, opts))
-            for s in specs for n in s.smp
+            (f"axle/smp{n}", s, lambda s=s, n=n: unless_no_dir(s, lambda d: run_axle(s, n, d, opts)))
+            for s in axle_specs for n in s.smp
         ]
+    if not runs:
+        print("note: nothing to run (the selected tests are Axle-only?)", flush=True)
 
     # Host runs are listed first, so they finish first when --jobs is 1.
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:

@@ -74,14 +74,76 @@ class ParseTests(unittest.TestCase):
             "bad name": '[[test]]\nname = "a b"\ncmd = ["x"]\n',
             "top-level": 'tests = 1\n',
             "defaults key": '[defaults]\nstatus = 1\n',
+            "append type": '[[test]]\nname = "x"\ncmd = ["x"]\nappend = "a b"\n',
+            "append space": '[[test]]\nname = "x"\ncmd = ["x"]\nappend = ["a b"]\n',
+            "append empty word": '[[test]]\nname = "x"\ncmd = ["x"]\nappend = [""]\n',
+            "kernel_fault type": '[[test]]\nname = "x"\ncmd = ["x"]\nkernel_fault = 1\n',
+            "kernel_fault+host": '[[test]]\nname = "x"\ncmd = ["x"]\nkernel_fault = true\nhost = true\n',
+            "kernel_fault+status": '[[test]]\nname = "x"\ncmd = ["x"]\nkernel_fault = true\nstatus = 0\n',
+            "kernel_fault+suite": '[[test]]\nname = "x"\ncmd = ["x"]\nkernel_fault = true\nsuite = "x"\n',
+            "host type": '[[test]]\nname = "x"\ncmd = ["x"]\nhost = "no"\n',
+            "unknown fixture": '[[test]]\nname = "x"\ncmd = ["x"]\nfixture = "nope"\n',
+            "fixture type": '[fixture.f]\ngen = ["g"]\n[[test]]\nname = "x"\ncmd = ["x"]\nfixture = ["f"]\n',
+            "fixture no gen": '[fixture.f]\n[[test]]\nname = "x"\ncmd = ["x"]\nfixture = "f"\n',
+            "fixture empty gen": '[fixture.f]\ngen = []\n',
+            "fixture gen type": '[fixture.f]\ngen = "g x"\n',
+            "fixture key": '[fixture.f]\ngen = ["g"]\nrun = ["x"]\n',
+            "fixture not table": 'fixture = 1\n',
+            "fixture entry": '[fixture]\nf = 1\n',
+            "fixture name": '[fixture."a b"]\ngen = ["g"]\n',
         }
         for what, text in bad.items():
             with self.subTest(what), self.assertRaises(rt.ConfigError):
                 parse(text)
 
+    def test_new_keys(self):
+        specs = parse("""
+            [defaults]
+            host = true
+            [fixture.big]
+            gen = ["{bin}/gen", "{dir}/f", "10"]
+            [[test]]
+            name = "crash"
+            cmd = ["{bin}/x"]
+            append = ["crashtest=panic", "log=debug"]
+            kernel_fault = true
+            expect = ['KERNEL PANIC']
+            [[test]]
+            name = "axle-only"
+            cmd = ["{bin}/x"]
+            host = false
+            [[test]]
+            name = "big"
+            cmd = ["{bin}/verify", "{bin}/f"]
+            fixture = "big"
+            [[test]]
+            name = "crash-explicit"
+            cmd = ["{bin}/x"]
+            kernel_fault = true
+            host = false
+        """)
+        crash, axle_only, big, explicit = specs
+        self.assertEqual((crash.append, crash.kernel_fault, crash.host, crash.fixture), (("crashtest=panic", "log=debug"), True, False, None))
+        self.assertEqual((explicit.kernel_fault, explicit.host), (True, False))
+        self.assertEqual((axle_only.host, axle_only.kernel_fault, axle_only.append), (False, False, ()))
+        self.assertEqual(big.fixture, rt.Fixture("big", ("{bin}/gen", "{dir}/f", "10")))
+        self.assertTrue(big.host)
+
     def test_declared_tests(self):
         specs = {s.name: s for s in rt.load_tests(rt.DEFAULT_TEST_LIST)}
-        self.assertEqual(set(specs), {"acceptance", "basic", "nullderef", "exitcode-0", "exitcode-42", "exitcode-255"})
+        self.assertEqual(set(specs), {"acceptance", "basic", "nullderef", "exitcode-0", "exitcode-42", "exitcode-255",
+                                      "preempt", "big-add", "kernel-fault-pagefault", "kernel-fault-panic"})
+        self.assertEqual((specs["preempt"].suite, specs["preempt"].smp), ("preempt", (1, 2)))
+        big = specs["big-add"]
+        self.assertEqual(big.fixture, rt.Fixture("big-add", ("{bin}/bigfile", "gen", "{dir}/big.bin", "209715200")))
+        self.assertEqual((big.cmd, big.mem, big.timeout, big.smp, big.host),
+                         (("{bin}/bigfile", "verify", "{bin}/big.bin", "209715200"), "1G", 240, (2,), True))
+        self.assertEqual(big.expect, ("^verified 209715200 bytes$",))
+        for name, word, expect in (("kernel-fault-pagefault", "crashtest=pagefault", ("KERNEL FAULT", "page fault")),
+                                   ("kernel-fault-panic", "crashtest=panic", ("KERNEL PANIC",))):
+            t = specs[name]
+            self.assertEqual((t.kernel_fault, t.host, t.append, t.expect, t.smp, t.cmd),
+                             (True, False, (word,), expect, (2,), ("{bin}/exitcode", "0")))
         acc = specs["acceptance"]
         self.assertEqual((acc.cmd, acc.status, acc.smp), (("{bin}/acceptance", "3", "x"), 3, (1, 2, 4)))
         self.assertEqual((specs["basic"].suite, specs["basic"].smp), ("basic", (1, 2)))
@@ -161,6 +223,30 @@ class VerdictTests(unittest.TestCase):
         v = rt.evaluate(s, rt.RunOutcome(0, "basic: 0 passed, 0 failed\n"))
         self.assertIn("the suite ran no check", v.reasons)
 
+    def test_kernel_fault_expected(self):
+        s = spec(kernel_fault=True, host=False, expect=("KERNEL PANIC",), forbid=("^exitcode:",))
+        v = rt.evaluate(s, rt.RunOutcome(None, "KERNEL PANIC at x\n", kernel_fault=True, runner_rc=125))
+        self.assertTrue(v.passed, v.reasons)
+        self.assertEqual(rt.report_line("axle/smp2", s, v), "PASS axle/smp2  t (kernel fault, as expected)")
+        # The fault happened, but not with the expected message.
+        v = rt.evaluate(s, rt.RunOutcome(None, "KERNEL FAULT\n", kernel_fault=True))
+        self.assertEqual(v.reasons, ["missing output /KERNEL PANIC/"])
+        # No fault: the program ran and exited (the kernel lacks the crash switch).
+        v = rt.evaluate(s, rt.RunOutcome(0, "exitcode: exiting with 0\n"))
+        self.assertFalse(v.passed)
+        self.assertEqual(v.reasons[0], "expected a kernel fault, but the program exited with status 0")
+        self.assertTrue(any(r.startswith("forbidden output") for r in v.reasons))
+        v = rt.evaluate(s, rt.RunOutcome(None, "", timed_out=True))
+        self.assertEqual(v.reasons, ["timeout after 60 s"])
+        v = rt.evaluate(s, rt.RunOutcome(None, ""))
+        self.assertEqual(v.reasons, ["expected a kernel fault, but none was reported"])
+        v = rt.evaluate(s, rt.RunOutcome(None, "", error="runner missing"))
+        self.assertEqual(v.reasons, ["runner missing"])
+        # A runner exit status that disagrees with the fault fails it.
+        o = rt.outcome_from_result({"status": None, "signal": None, "kernel_fault": True, "timeout": False}, 0, "KERNEL PANIC", 1.0)
+        v = rt.evaluate(s, o)
+        self.assertEqual(v.reasons, ["runner exit 0 != 125 for a kernel fault"])
+
     def test_report_line_format(self):
         s = spec(name="acceptance", status=3)
         v = rt.evaluate(s, rt.RunOutcome(0, ""))
@@ -176,7 +262,9 @@ class RunnerTests(unittest.TestCase):
         o = rt.outcome_from_result({**base, "signal": 11}, 139, "", 1.0)
         self.assertEqual((o.status, o.error), (139, None))
         o = rt.outcome_from_result({**base, "kernel_fault": True}, 125, "", 1.0)
-        self.assertEqual((o.status, o.kernel_fault, o.error), (None, True, None))
+        self.assertEqual((o.status, o.kernel_fault, o.error, o.runner_rc), (None, True, None, 125))
+        o = rt.outcome_from_result({**base, "kernel_fault": True}, 1, "", 1.0)
+        self.assertEqual(o.error, "runner exit 1 != 125 for a kernel fault")
         o = rt.outcome_from_result({**base, "timeout": True}, 124, "", 1.0)
         self.assertEqual((o.status, o.timed_out, o.error), (None, True, None))
         o = rt.outcome_from_result(base, 126, "", 1.0)
@@ -199,6 +287,10 @@ class RunnerTests(unittest.TestCase):
         )
         plain = rt.runner_command(spec(), 2, Path("/s"), Path("/r.json"), rt.AxleOptions(runner=Path("/x")))
         self.assertEqual(plain, ["/x", "--result", "/r.json", "--smp", "2", "--add", "/s", "--timeout", "60", "--", "/add/prog"])
+        crash = rt.runner_command(spec(append=("crashtest=panic", "log=x")), 2, Path("/s"), Path("/r.json"),
+                                  rt.AxleOptions(runner=Path("/x")))
+        self.assertEqual(crash, ["/x", "--result", "/r.json", "--smp", "2", "--add", "/s", "--timeout", "60",
+                                 "--append", "crashtest=panic log=x", "--", "/add/prog"])
 
     def test_missing_runner_is_a_clear_failure(self):
         o = rt.run_axle(spec(), 2, Path("/nonexistent"), rt.AxleOptions(runner=Path("/nonexistent/run-qemu")))
@@ -260,6 +352,83 @@ class RunnerTests(unittest.TestCase):
         self.assertEqual(rt.executables_from_cargo_json(lines), [Path("/t/release/basic")])
 
 
+GEN_SCRIPT = """\
+#!/bin/sh
+# gen DIR COUNTFILE: writes DIR/data, counts its runs in COUNTFILE
+echo run >> "$2"
+echo generated > "$1/data"
+"""
+
+
+class FixtureTests(unittest.TestCase):
+    def setUp(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        self.tmp = Path(tmp.name)
+        self.stage = self.tmp / "stage"
+        self.stage.mkdir()
+        (self.stage / "prog").write_text("#!/bin/sh\necho prog\n")
+        (self.stage / "prog").chmod(0o755)
+        self.gen = self.stage / "gen"
+        self.gen.write_text(GEN_SCRIPT)
+        self.gen.chmod(0o755)
+        self.count = self.tmp / "count"
+        self.root = self.tmp / "fixtures"
+        self.fixture = rt.Fixture("f", ("{bin}/gen", "{dir}", str(self.count)))
+
+    def runs(self) -> int:
+        return len(self.count.read_text().splitlines()) if self.count.exists() else 0
+
+    def test_generate_stamp_and_skip(self):
+        log = self.tmp / "logs" / "f.log"
+        d, note = rt.prepare_fixture(self.fixture, self.stage, self.root, log)
+        self.assertEqual(d, (self.root / "f").resolve())
+        self.assertTrue(note.startswith("generated"), note)
+        self.assertEqual((d / "data").read_text(), "generated\n")
+        self.assertEqual((d / "prog").read_text(), "#!/bin/sh\necho prog\n")
+        self.assertTrue(os.access(d / "prog", os.X_OK))
+        self.assertIn(str(self.gen), log.read_text())
+        stamp = json.loads((d / rt.FIXTURE_STAMP).read_text())
+        self.assertEqual(stamp["gen"], [str(self.gen), str(d), str(self.count)])
+        self.assertEqual(self.runs(), 1)
+        # Unchanged: not generated again, but changed programs are copied again.
+        (self.stage / "prog").write_text("#!/bin/sh\necho prog v2\n")
+        d2, note = rt.prepare_fixture(self.fixture, self.stage, self.root)
+        self.assertEqual((d2, note, self.runs()), (d, "up to date", 1))
+        self.assertIn("v2", (d / "prog").read_text())
+        # The gen program changed (size): generated again.
+        self.gen.write_text(GEN_SCRIPT + "# v2\n")
+        _, note = rt.prepare_fixture(self.fixture, self.stage, self.root)
+        self.assertTrue(note.startswith("generated"), note)
+        self.assertEqual(self.runs(), 2)
+        # Only the mtime changed: generated again.
+        st = self.gen.stat()
+        os.utime(self.gen, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        rt.prepare_fixture(self.fixture, self.stage, self.root)
+        self.assertEqual(self.runs(), 3)
+        # Other arguments: generated again.
+        other = rt.Fixture("f", ("{bin}/gen", "{dir}", str(self.count), "extra"))
+        rt.prepare_fixture(other, self.stage, self.root)
+        self.assertEqual(self.runs(), 4)
+        # The directory was removed: generated again.
+        import shutil
+        shutil.rmtree(d)
+        rt.prepare_fixture(other, self.stage, self.root)
+        self.assertEqual(self.runs(), 5)
+        self.assertTrue((d / "data").exists())
+
+    def test_failing_gen(self):
+        bad = rt.Fixture("f", ("sh", "-c", "echo oops; exit 3"))
+        d, why = rt.prepare_fixture(bad, self.stage, self.root)
+        self.assertIsNone(d)
+        self.assertTrue(why.startswith("gen failed (status 3): sh -c"), why)
+        self.assertIn("oops", why)
+        self.assertFalse((self.root / "f" / rt.FIXTURE_STAMP).exists())
+        d, why = rt.prepare_fixture(rt.Fixture("f", ("{bin}/missing",)), self.stage, self.root)
+        self.assertIsNone(d)
+        self.assertIn("cannot start", why)
+
+
 class MainTests(unittest.TestCase):
     def run_main(self, toml: str, *args: str) -> tuple[int, str]:
         with tempfile.TemporaryDirectory() as tmp:
@@ -306,6 +475,112 @@ class MainTests(unittest.TestCase):
         self.assertEqual([l.split(":")[0] for l in lines], ["PASS host  three", "FAIL axle/smp1  three", "FAIL axle/smp4  three"])
         self.assertEqual(out.splitlines()[-1], "1 passed, 2 failed")
         self.assertEqual(rc, 1)
+
+    def test_fixture_and_kernel_fault(self):
+        with tempfile.TemporaryDirectory() as fake:
+            runner = Path(fake) / "run-qemu"
+            record = Path(fake) / "calls.jsonl"
+            # Fake runner: "panics" when --append asks for it, else runs CMD on the
+            # host with /add mapped to the --add dir.
+            runner.write_text(textwrap.dedent(f"""\
+                #!{sys.executable}
+                import json, subprocess, sys
+                argv = sys.argv[1:]
+                open({str(record)!r}, "a").write(json.dumps(argv) + "\\n")
+                opt = lambda k: argv[argv.index(k) + 1] if k in argv else None
+                cmd = [a.replace("/add", opt("--add")) for a in argv[argv.index("--") + 1:]]
+                res = {{"status": None, "signal": None, "kernel_fault": False, "timeout": False}}
+                if "crashtest=panic" in (opt("--append") or "").split():
+                    print("KERNEL PANIC: crashtest\\r")
+                    res["kernel_fault"] = True
+                    rc = 125
+                else:
+                    rc = subprocess.run(cmd).returncode
+                    res["status"] = rc
+                json.dump(res, open(opt("--result"), "w"))
+                sys.exit(rc)
+            """))
+            runner.chmod(0o755)
+            toml = """
+                [fixture.fx]
+                gen = ["sh", "-c", "echo fixture-data > {dir}/data.txt"]
+                [[test]]
+                name = "uses-fixture"
+                fixture = "fx"
+                cmd = ["sh", "-c", "cat {bin}/data.txt"]
+                expect = ['^fixture-data$']
+                [[test]]
+                name = "crash"
+                cmd = ["true"]
+                append = ["crashtest=panic"]
+                kernel_fault = true
+                expect = ['KERNEL PANIC']
+                [[test]]
+                name = "no-crash"
+                cmd = ["true"]
+                append = ["crashtest=other"]
+                kernel_fault = true
+                expect = ['KERNEL PANIC']
+            """
+            rc, out = self.run_main(toml, "--runner", str(runner))
+            lines = out.splitlines()
+            self.assertTrue(lines[0].startswith("fixture fx: "), out)
+            self.assertIn("(generated in", lines[0])
+            results = [l for l in lines if l.startswith(("PASS", "FAIL"))]
+            self.assertEqual(results, [
+                "PASS host  uses-fixture",
+                "PASS axle/smp2  uses-fixture",
+                "PASS axle/smp2  crash (kernel fault, as expected)",
+                "FAIL axle/smp2  no-crash: expected a kernel fault, but the program exited with status 0",
+            ])
+            self.assertEqual((rc, lines[-1]), (1, "3 passed, 1 failed"))
+            calls = [json.loads(l) for l in record.read_text().splitlines()]
+            add_dirs = {c[c.index("--add") + 1] for c in calls}
+            fixture_calls = [c for c in calls if c[-1] == "cat /add/data.txt"]
+            self.assertEqual(len(fixture_calls), 1)
+            self.assertTrue(fixture_calls[0][fixture_calls[0].index("--add") + 1].endswith("/stage/fixtures/fx"))
+            self.assertEqual(len(add_dirs), 2)  # the fixture dir and the plain staging dir
+            crash = [c for c in calls if "--append" in c]
+            self.assertEqual(sorted(c[c.index("--append") + 1] for c in crash), ["crashtest=other", "crashtest=panic"])
+
+    def test_failing_fixture(self):
+        toml = """
+            [fixture.fx]
+            gen = ["sh", "-c", "echo broken; exit 2"]
+            [[test]]
+            name = "uses-fixture"
+            fixture = "fx"
+            cmd = ["true"]
+            [[test]]
+            name = "other"
+            cmd = ["true"]
+        """
+        rc, out = self.run_main(toml, "--host-only")
+        lines = out.splitlines()
+        self.assertEqual(lines[0], "FAIL fixture  fx: gen failed (status 2): sh -c echo broken; exit 2")
+        self.assertIn("    | broken", lines)
+        self.assertIn("FAIL host  uses-fixture: fixture 'fx' could not be made: gen failed (status 2): "
+                      "sh -c echo broken; exit 2", lines)
+        self.assertIn("PASS host  other", lines)
+        self.assertEqual((rc, lines[-1]), (1, "1 passed, 1 failed"))
+
+    def test_axle_only_tests_skip_host(self):
+        toml = """
+            [[test]]
+            name = "axle-only"
+            cmd = ["false"]
+            host = false
+            [[test]]
+            name = "crash"
+            cmd = ["false"]
+            kernel_fault = true
+            [[test]]
+            name = "both"
+            cmd = ["true"]
+        """
+        rc, out = self.run_main(toml, "--host-only")
+        self.assertEqual([l for l in out.splitlines() if l.startswith(("PASS", "FAIL"))], ["PASS host  both"])
+        self.assertEqual(rc, 0)
 
     def test_no_match(self):
         with contextlib.redirect_stderr(io.StringIO()):
