@@ -85,8 +85,8 @@ pub fn spawn_init(argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
     let task = Task::new(pid, p.clone(), files, fs, Arc::new(SigHandlers::default()), SigSet(0));
     task.set_comm(&img.comm);
     // The console is init's controlling terminal; its foreground group is init's.
-    crate::fs::tty::CONSOLE.session.store(pid, core::sync::atomic::Ordering::Release);
-    crate::fs::tty::CONSOLE.pgrp.store(pid, core::sync::atomic::Ordering::Release);
+    crate::fs::tty::console().session.store(pid, core::sync::atomic::Ordering::Release);
+    crate::fs::tty::console().pgrp.store(pid, core::sync::atomic::Ordering::Release);
     let name = String::from_utf8_lossy(&img.comm).into_owned();
     let thread = Thread::new_user(&name, &img.frame, img.mm.clone(), 0, Default::default(), u64::MAX).map_err(|_| Errno::ENOMEM)?;
     thread.set_ext(Box::new(task.clone()));

@@ -86,7 +86,9 @@ pub fn open_node(kind: FileType, rdev: u64, flags: u32, inode: Arc<dyn Inode>) -
         (1, 5) => mem(Mem::Zero),
         (1, 7) => mem(Mem::Full),
         (1, 8) | (1, 9) => mem(Mem::Random),
-        (5, 0) | (5, 1) | (4, 64) => super::tty::open_console(flags, inode),
+        (5, 0) => super::tty::open_controlling(flags, inode),
+        (5, 1) | (4, 64) => super::tty::open_console(flags, inode),
+        (5, 2) => super::pty::open_master(),
         _ => Err(Errno::ENXIO),
     }
 }

@@ -23,6 +23,8 @@ pub mod pidfd;
 #[cfg(target_os = "none")]
 pub mod pipe;
 #[cfg(target_os = "none")]
+pub mod pty;
+#[cfg(target_os = "none")]
 pub mod poll;
 #[cfg(target_os = "none")]
 pub mod ramfs;

@@ -107,6 +107,11 @@ pub fn mount(on: &Location, m: Mount) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Unmounts the filesystem mounted on `dir` (EINVAL if none).
+pub fn unmount(dir: &dyn Inode) -> Result<(), Errno> {
+    MOUNTS.lock().remove(&identity(dir)).map(|_| ()).ok_or(Errno::EINVAL)
+}
+
 /// The mount table, root first, in mount order of paths (for `/proc/mounts`).
 pub fn mounts() -> Vec<Mount> {
     let mut v: Vec<Mount> = ROOT_MOUNT.lock().iter().cloned().collect();

@@ -113,8 +113,12 @@ pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
     let _ = dev.symlink("stderr", "/proc/self/fd/2");
     let _ = dev.create("shm", FileType::Directory, 0o1777, 0);
     let _ = dev.create("pts", FileType::Directory, 0o755, 0);
+    let _ = dev.symlink("ptmx", "pts/ptmx");
     let on = mkdir_p(&root, "dev");
     mount_fs(&on, "devtmpfs", "devtmpfs", "rw,nosuid,mode=755", dev);
+    if let Ok(pts) = path::resolve(&root, &root, "/dev/pts", Follow::Yes) {
+        mount_fs(&pts, "devpts", "devpts", "rw,nosuid,noexec,gid=5,mode=620,ptmxmode=666", Arc::new(super::pty::PtsDir));
+    }
     // tmpfs at /tmp and /dev/shm, each allowed half of RAM (Linux's tmpfs default).
     let half = rtos::mm::frame::total_pages() as u64 * 4096 / 2;
     for (p, mode) in [("/tmp", 0o1777), ("/dev/shm", 0o1777)] {

@@ -1,18 +1,24 @@
-//! The console terminal: the serial line with the N_TTY line discipline, its foreground
-//! process group and window size. Received bytes arrive from the UART interrupt; readers
-//! sleep on a wait queue until a line (or byte, in raw mode) is ready.
+//! Terminals: the serial console and pseudo-terminal slaves share one implementation — the
+//! N_TTY line discipline, a foreground process group, a session, a window size, and an
+//! output sink (the UART, or the pty master's read queue). Readers sleep on a wait queue
+//! until a line (or byte, in raw mode) is ready.
+//!
+//! Job control follows POSIX: a background process reading its controlling terminal gets
+//! SIGTTIN (EIO if it ignores or blocks it); with TOSTOP, writing gets SIGTTOU.
 
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::any::Any;
-use core::sync::atomic::{AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use bytemuck::{Pod, Zeroable};
 use rtos::sync::{SpinLock, WaitOptions, WaitQueue};
 
 use super::file::{events, File, FileOps};
-use super::ldisc::{LineDiscipline, ReadOutcome, Termios, TtySignal};
+use super::ldisc::{lflag, LineDiscipline, ReadOutcome, Termios, TtySignal};
 use super::vfs::Inode;
 use crate::errno::{Errno, SysResult};
+use crate::signal::{self, SigInfo};
 use crate::uaccess;
 
 /// `struct winsize`.
@@ -25,6 +31,14 @@ pub struct Winsize {
     pub ypixel: u16,
 }
 
+/// Where a terminal's output goes.
+pub enum Sink {
+    /// The serial console.
+    Serial,
+    /// A pseudo-terminal master's read queue.
+    Master { queue: SpinLock<VecDeque<u8>>, wq: WaitQueue },
+}
+
 /// A terminal.
 pub struct Tty {
     ldisc: SpinLock<LineDiscipline>,
@@ -34,36 +48,58 @@ pub struct Tty {
     /// Session that owns the terminal (0: none).
     pub session: AtomicI32,
     winsize: SpinLock<Winsize>,
-    output: fn(&[u8]),
+    pub sink: Sink,
+    /// pty number, for slaves.
+    pub index: Option<u32>,
+    /// The other side hung up (pty master closed).
+    pub hung_up: AtomicBool,
 }
 
 impl Tty {
-    const fn new(output: fn(&[u8])) -> Self {
+    /// A pseudo-terminal slave number `index` whose output goes to its master.
+    pub fn new_pty(index: u32) -> Self {
+        Self::new(Sink::Master { queue: SpinLock::new(VecDeque::new()), wq: WaitQueue::new() }, Some(index))
+    }
+
+    fn new(sink: Sink, index: Option<u32>) -> Self {
         Self {
-            ldisc: SpinLock::new(LineDiscipline::const_default()),
+            ldisc: SpinLock::new(LineDiscipline::new()),
             readers: WaitQueue::new(),
             pgrp: AtomicI32::new(0),
             session: AtomicI32::new(0),
             winsize: SpinLock::new(Winsize { rows: 24, cols: 80, xpixel: 0, ypixel: 0 }),
-            output,
+            sink,
+            index,
+            hung_up: AtomicBool::new(false),
         }
     }
 
-    /// Handles one byte typed on the terminal (interrupt context).
+    fn emit(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match &self.sink {
+            Sink::Serial => rtos::console::write_raw(bytes),
+            Sink::Master { queue, wq } => {
+                queue.lock().extend(bytes);
+                wq.wake_all();
+            }
+        }
+    }
+
+    /// Handles one byte typed on the terminal (interrupt context for the console).
     pub fn input(&self, b: u8) {
         let r = self.ldisc.lock().receive(b);
-        if !r.echo.is_empty() {
-            (self.output)(&r.echo);
-        }
+        self.emit(&r.echo);
         if let Some(s) = r.signal {
             let sig = match s {
-                TtySignal::Int => crate::signal::SIGINT,
-                TtySignal::Quit => crate::signal::SIGQUIT,
-                TtySignal::Tstp => crate::signal::SIGTSTP,
+                TtySignal::Int => signal::SIGINT,
+                TtySignal::Quit => signal::SIGQUIT,
+                TtySignal::Tstp => signal::SIGTSTP,
             };
             let pg = self.pgrp.load(Ordering::Acquire);
             if pg > 0 {
-                crate::signal::send_to_group_deferred(pg, sig);
+                signal::send_to_group_deferred(pg, sig);
             }
             self.readers.wake_all();
         }
@@ -75,30 +111,262 @@ impl Tty {
     /// Writes bytes through output processing.
     pub fn write_out(&self, data: &[u8]) {
         let out = self.ldisc.lock().process_output(data);
-        (self.output)(&out);
+        self.emit(&out);
+    }
+
+    /// The pty master closed: readers see end of file, the session gets SIGHUP.
+    pub fn hang_up(&self) {
+        self.hung_up.store(true, Ordering::Release);
+        let pg = self.pgrp.load(Ordering::Acquire);
+        if pg > 0 {
+            signal::send_to_group_deferred(pg, signal::SIGHUP);
+            signal::send_to_group_deferred(pg, signal::SIGCONT);
+        }
+        self.readers.wake_all();
+    }
+
+    /// Job control for a read (`write == false`) or write by the calling process.
+    fn job_control(&self, write: bool) -> Result<(), Errno> {
+        let Some(task) = crate::process::try_current_task() else { return Ok(()) };
+        let p = &task.process;
+        let (sid, pgid) = {
+            let s = p.state.lock();
+            (s.sid, s.pgid)
+        };
+        let fg = self.pgrp.load(Ordering::Acquire);
+        if self.session.load(Ordering::Acquire) != sid || fg == 0 || fg == pgid {
+            return Ok(());
+        }
+        if write && self.ldisc.lock().termios.lflag & lflag::TOSTOP == 0 {
+            return Ok(());
+        }
+        let sig = if write { signal::SIGTTOU } else { signal::SIGTTIN };
+        let act = task.sighand().get(sig);
+        let blocked = task.sig.lock().mask.has(sig);
+        if act.handler == signal::SIG_IGN || blocked {
+            return if write { Ok(()) } else { Err(Errno::EIO) };
+        }
+        signal::send_to_group(pgid, SigInfo::new(sig, signal::SI_KERNEL));
+        Err(Errno::ERESTARTSYS)
+    }
+
+    fn read(&self, buf: &mut [u8], nonblock: bool) -> SysResult {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        self.job_control(false)?;
+        let res = self.readers.wait(WaitOptions::INTERRUPTIBLE, || match self.ldisc.lock().read(buf.len()) {
+            ReadOutcome::Data(d) => Some(Ok(d)),
+            ReadOutcome::Eof => Some(Ok(alloc::vec::Vec::new())),
+            ReadOutcome::Empty if self.hung_up.load(Ordering::Acquire) => Some(Ok(alloc::vec::Vec::new())),
+            ReadOutcome::Empty if nonblock => Some(Err(Errno::EAGAIN)),
+            ReadOutcome::Empty => None,
+        });
+        match res {
+            Ok(Ok(d)) => {
+                buf[..d.len()].copy_from_slice(&d);
+                Ok(d.len())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Errno::ERESTARTSYS),
+        }
+    }
+
+    fn write(&self, data: &[u8]) -> SysResult {
+        if self.hung_up.load(Ordering::Acquire) {
+            return Err(Errno::EIO);
+        }
+        self.job_control(true)?;
+        self.write_out(data);
+        Ok(data.len())
+    }
+
+    fn ioctl(&self, cmd: u32, arg: u64) -> SysResult {
+        use ioctl::*;
+        match cmd {
+            TCGETS => {
+                let t = self.ldisc.lock().termios;
+                uaccess::write(arg, &t)?;
+                Ok(0)
+            }
+            TCSETS | TCSETSW | TCSETSF => {
+                let t: Termios = uaccess::read(arg)?;
+                let mut l = self.ldisc.lock();
+                if cmd == TCSETSF {
+                    l.flush_input();
+                }
+                l.set_termios(t);
+                drop(l);
+                self.readers.wake_all();
+                Ok(0)
+            }
+            TIOCGWINSZ => {
+                let w = *self.winsize.lock();
+                uaccess::write(arg, &w)?;
+                Ok(0)
+            }
+            TIOCSWINSZ => {
+                let w: Winsize = uaccess::read(arg)?;
+                let changed = {
+                    let mut cur = self.winsize.lock();
+                    let c = *cur != w;
+                    *cur = w;
+                    c
+                };
+                let pg = self.pgrp.load(Ordering::Acquire);
+                if changed && pg > 0 {
+                    signal::send_to_group(pg, SigInfo::new(signal::SIGWINCH, signal::SI_KERNEL));
+                }
+                Ok(0)
+            }
+            TIOCGPGRP => {
+                uaccess::write(arg, &self.pgrp.load(Ordering::Acquire))?;
+                Ok(0)
+            }
+            TIOCSPGRP => {
+                let pg: i32 = uaccess::read(arg)?;
+                if pg < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let me = crate::process::current_process();
+                if self.session.load(Ordering::Acquire) != me.sid() {
+                    return Err(Errno::ENOTTY);
+                }
+                if !crate::process::group_members(pg).iter().any(|m| m.sid() == me.sid()) {
+                    return Err(Errno::EPERM);
+                }
+                self.pgrp.store(pg, Ordering::Release);
+                Ok(0)
+            }
+            TIOCGSID => {
+                let s = self.session.load(Ordering::Acquire);
+                if s == 0 {
+                    return Err(Errno::ENOTTY);
+                }
+                uaccess::write(arg, &s)?;
+                Ok(0)
+            }
+            TIOCSCTTY => {
+                let p = crate::process::current_process();
+                let (sid, pgid) = (p.sid(), p.pgid());
+                if sid != p.pid {
+                    return Err(Errno::EPERM); // only a session leader
+                }
+                let cur = self.session.load(Ordering::Acquire);
+                if cur != 0 && cur != sid && arg != 1 {
+                    return Err(Errno::EPERM);
+                }
+                self.session.store(sid, Ordering::Release);
+                self.pgrp.store(pgid, Ordering::Release);
+                Ok(0)
+            }
+            TIOCNOTTY => {
+                let p = crate::process::current_process();
+                if self.session.load(Ordering::Acquire) != p.sid() {
+                    return Err(Errno::ENOTTY);
+                }
+                if p.sid() == p.pid {
+                    self.session.store(0, Ordering::Release);
+                    let pg = self.pgrp.swap(0, Ordering::AcqRel);
+                    if pg > 0 {
+                        signal::send_to_group(pg, SigInfo::new(signal::SIGHUP, signal::SI_KERNEL));
+                    }
+                }
+                Ok(0)
+            }
+            FIONREAD => {
+                let n = self.ldisc.lock().available() as i32;
+                uaccess::write(arg, &n)?;
+                Ok(0)
+            }
+            TIOCOUTQ => {
+                let n = match &self.sink {
+                    Sink::Master { queue, .. } => queue.lock().len() as i32,
+                    Sink::Serial => 0,
+                };
+                uaccess::write(arg, &n)?;
+                Ok(0)
+            }
+            TCFLSH => {
+                if arg == 0 || arg == 2 {
+                    self.ldisc.lock().flush_input();
+                }
+                if arg == 1 || arg == 2 {
+                    if let Sink::Master { queue, .. } = &self.sink {
+                        queue.lock().clear();
+                    }
+                }
+                Ok(0)
+            }
+            TCSBRK | TCXONC | TCSBRKP => Ok(0),
+            TIOCGPTN => match self.index {
+                Some(n) => {
+                    uaccess::write(arg, &n)?;
+                    Ok(0)
+                }
+                None => Err(Errno::ENOTTY),
+            },
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn poll_in(&self) -> u32 {
+        let mut ev = events::POLLOUT | events::POLLWRNORM;
+        if self.ldisc.lock().readable() {
+            ev |= events::POLLIN | events::POLLRDNORM;
+        }
+        if self.hung_up.load(Ordering::Acquire) {
+            ev |= events::POLLHUP | events::POLLIN;
+        }
+        ev
     }
 }
 
-fn serial_out(b: &[u8]) {
-    rtos::console::write_raw(b);
-}
+static CONSOLE: spin::Once<Arc<Tty>> = spin::Once::new();
 
 /// The console terminal (COM1).
-pub static CONSOLE: Tty = Tty::new(serial_out);
+pub fn console() -> &'static Arc<Tty> {
+    CONSOLE.call_once(|| Arc::new(Tty::new(Sink::Serial, None)))
+}
 
 /// The UART receive hook.
 pub fn console_input(b: u8) {
-    CONSOLE.input(b);
+    console().input(b);
 }
 
-struct TtyFile {
-    tty: &'static Tty,
-    inode: Arc<dyn Inode>,
+/// A terminal opened through a device node (console, pty slave).
+pub struct TtyFile {
+    pub tty: Arc<Tty>,
+    inode: Option<Arc<dyn Inode>>,
+}
+
+impl TtyFile {
+    /// File operations for `tty`, seen through `inode`.
+    pub fn new(tty: Arc<Tty>, inode: Option<Arc<dyn Inode>>) -> Arc<Self> {
+        Arc::new(Self { tty, inode })
+    }
+
+    /// Terminal ioctls (also used by the pty master for settings and window size).
+    pub fn tty_ioctl(&self, cmd: u32, arg: u64) -> SysResult {
+        self.tty.ioctl(cmd, arg)
+    }
 }
 
 /// Opens the console terminal.
 pub fn open_console(_flags: u32, inode: Arc<dyn Inode>) -> Result<Arc<dyn FileOps>, Errno> {
-    Ok(Arc::new(TtyFile { tty: &CONSOLE, inode }))
+    Ok(TtyFile::new(console().clone(), Some(inode)))
+}
+
+/// Opens the controlling terminal of the caller (`/dev/tty`).
+pub fn open_controlling(flags: u32, inode: Arc<dyn Inode>) -> Result<Arc<dyn FileOps>, Errno> {
+    let sid = crate::process::current_process().sid();
+    if console().session.load(Ordering::Acquire) == sid {
+        return open_console(flags, inode);
+    }
+    match super::pty::find_by_session(sid) {
+        Some(t) => Ok(TtyFile::new(t, Some(inode))),
+        None => Err(Errno::ENXIO),
+    }
 }
 
 /// ioctl numbers (asm-generic/ioctls.h).
@@ -118,132 +386,28 @@ pub mod ioctl {
     pub const TIOCSWINSZ: u32 = 0x5414;
     pub const FIONREAD: u32 = 0x541b;
     pub const TIOCNOTTY: u32 = 0x5422;
+    pub const TCSBRKP: u32 = 0x5425;
     pub const TIOCGSID: u32 = 0x5429;
     pub const TIOCGPTN: u32 = 0x8004_5430;
     pub const TIOCSPTLCK: u32 = 0x4004_5431;
+    pub const TIOCGPTPEER: u32 = 0x5441;
 }
 
 impl FileOps for TtyFile {
     fn read(&self, f: &File, buf: &mut [u8]) -> SysResult {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let opts = WaitOptions::INTERRUPTIBLE;
-        let res = self.tty.readers.wait(opts, || match self.tty.ldisc.lock().read(buf.len()) {
-            ReadOutcome::Data(d) => Some(Ok(d)),
-            ReadOutcome::Eof => Some(Ok(alloc::vec::Vec::new())),
-            ReadOutcome::Empty if f.nonblocking() => Some(Err(Errno::EAGAIN)),
-            ReadOutcome::Empty => None,
-        });
-        match res {
-            Ok(Ok(d)) => {
-                buf[..d.len()].copy_from_slice(&d);
-                Ok(d.len())
-            }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Errno::ERESTARTSYS),
-        }
+        self.tty.read(buf, f.nonblocking())
     }
 
     fn write(&self, _f: &File, data: &[u8]) -> SysResult {
-        self.tty.write_out(data);
-        Ok(data.len())
+        self.tty.write(data)
     }
 
     fn ioctl(&self, _f: &File, cmd: u32, arg: u64) -> SysResult {
-        use ioctl::*;
-        match cmd {
-            TCGETS => {
-                let t = self.tty.ldisc.lock().termios;
-                uaccess::write(arg, &t)?;
-                Ok(0)
-            }
-            TCSETS | TCSETSW | TCSETSF => {
-                let t: Termios = uaccess::read(arg)?;
-                let mut l = self.tty.ldisc.lock();
-                if cmd == TCSETSF {
-                    l.flush_input();
-                }
-                l.set_termios(t);
-                drop(l);
-                self.tty.readers.wake_all();
-                Ok(0)
-            }
-            TIOCGWINSZ => {
-                let w = *self.tty.winsize.lock();
-                uaccess::write(arg, &w)?;
-                Ok(0)
-            }
-            TIOCSWINSZ => {
-                let w: Winsize = uaccess::read(arg)?;
-                let changed = {
-                    let mut cur = self.tty.winsize.lock();
-                    let c = *cur != w;
-                    *cur = w;
-                    c
-                };
-                let pg = self.tty.pgrp.load(Ordering::Acquire);
-                if changed && pg > 0 {
-                    crate::signal::send_to_group_deferred(pg, crate::signal::SIGWINCH);
-                }
-                Ok(0)
-            }
-            TIOCGPGRP => {
-                uaccess::write(arg, &self.tty.pgrp.load(Ordering::Acquire))?;
-                Ok(0)
-            }
-            TIOCSPGRP => {
-                let pg: i32 = uaccess::read(arg)?;
-                if pg <= 0 {
-                    return Err(Errno::EINVAL);
-                }
-                if !crate::process::group_exists(pg) {
-                    return Err(Errno::ESRCH);
-                }
-                self.tty.pgrp.store(pg, Ordering::Release);
-                Ok(0)
-            }
-            TIOCGSID => {
-                let s = self.tty.session.load(Ordering::Acquire);
-                if s == 0 {
-                    return Err(Errno::ENOTTY);
-                }
-                uaccess::write(arg, &s)?;
-                Ok(0)
-            }
-            TIOCSCTTY => {
-                let p = crate::process::current_process();
-                self.tty.session.store(p.sid(), Ordering::Release);
-                self.tty.pgrp.store(p.pgid(), Ordering::Release);
-                Ok(0)
-            }
-            TIOCNOTTY => Ok(0),
-            FIONREAD => {
-                let n = self.tty.ldisc.lock().available() as i32;
-                uaccess::write(arg, &n)?;
-                Ok(0)
-            }
-            TIOCOUTQ => {
-                uaccess::write(arg, &0i32)?;
-                Ok(0)
-            }
-            TCFLSH => {
-                if arg == 0 || arg == 2 {
-                    self.tty.ldisc.lock().flush_input();
-                }
-                Ok(0)
-            }
-            TCSBRK | TCXONC => Ok(0),
-            _ => Err(Errno::ENOTTY),
-        }
+        self.tty.ioctl(cmd, arg)
     }
 
     fn poll(&self, _f: &File) -> u32 {
-        let mut ev = events::POLLOUT | events::POLLWRNORM;
-        if self.tty.ldisc.lock().readable() {
-            ev |= events::POLLIN | events::POLLRDNORM;
-        }
-        ev
+        self.tty.poll_in()
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
@@ -251,7 +415,14 @@ impl FileOps for TtyFile {
     }
 
     fn inode(&self) -> Option<Arc<dyn Inode>> {
-        Some(self.inode.clone())
+        self.inode.clone()
+    }
+
+    fn stat(&self) -> Result<super::vfs::Stat, Errno> {
+        match &self.inode {
+            Some(i) => Ok(i.stat()),
+            None => Ok(super::devices::char_stat(super::devices::makedev(136, self.tty.index.unwrap_or(0)))),
+        }
     }
 
     fn is_tty(&self) -> bool {

@@ -46,6 +46,9 @@ pub fn execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, frame: &mut Tr
     // Descriptors marked close-on-exec go; an unshared table is made private first.
     let files = task.files();
     let closed = files.close_on_exec();
+    for e in &closed {
+        crate::fs::locks::release_process_on(&e.file, p.pid);
+    }
     drop(closed);
     // Handlers: a table shared with other processes is unshared, then reset.
     let handlers = task.sighand();

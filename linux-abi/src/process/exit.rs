@@ -90,6 +90,9 @@ fn finish(task: &Arc<Task>, status: ExitStatus) -> ! {
     // last user goes).
     let files = core::mem::replace(&mut *task.files.lock(), Arc::new(FdTable::new()));
     drop(files);
+    if last {
+        crate::fs::locks::release_process(p.pid);
+    }
     p.threads_gone.wake_all();
     if last {
         exit_process(&p, status);

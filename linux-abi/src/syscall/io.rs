@@ -273,10 +273,22 @@ pub fn lseek(a: Args) -> SysResult {
     file.ops.seek(&file, a.u(1) as i64, a.u32(2))
 }
 
+/// Closing a descriptor releases the process's POSIX record locks on that file.
+pub fn after_close(file: &File) {
+    crate::fs::locks::release_process_on(file, current_process().pid);
+}
+
 pub fn close(a: Args) -> SysResult {
     let e = current_task().files().close(a.i(0))?;
+    after_close(&e.file);
     drop(e);
     Ok(0)
+}
+
+/// `flock(fd, op)`.
+pub fn flock(a: Args) -> SysResult {
+    let f = fd_file(a.i(0))?;
+    crate::fs::locks::flock(&f, a.i(1))
 }
 
 /// `close_range(first, last, flags)`.
@@ -293,6 +305,9 @@ pub fn close_range(a: Args) -> SysResult {
         *task.files.lock() = copy;
     }
     let closed = task.files().close_range(first as usize, last as usize, fl & CLOSE_RANGE_CLOEXEC != 0);
+    for e in &closed {
+        after_close(&e.file);
+    }
     drop(closed);
     Ok(0)
 }
@@ -308,6 +323,9 @@ fn dup_to(old: i32, new: i32, cloexec: bool) -> SysResult {
         return Err(Errno::EBADF);
     }
     let prev = current_task().files().install(new as usize, f, cloexec);
+    if let Some(p) = &prev {
+        after_close(&p.file);
+    }
     drop(prev);
     Ok(new as usize)
 }
@@ -365,7 +383,7 @@ pub fn fcntl(a: Args) -> SysResult {
             entry.file.set_status_flags(arg as u32);
             Ok(0)
         }
-        F_GETLK | F_SETLK | F_SETLKW => crate::fs::locks::fcntl_lock(&entry.file, cmd, arg),
+        F_GETLK | F_SETLK | F_SETLKW | 36..=38 => crate::fs::locks::fcntl_lock(&entry.file, cmd, arg),
         F_GETOWN => Ok(0),
         F_SETOWN => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => entry.file.ops.ioctl(&entry.file, cmd as u32 | 0x8000_0000, arg),

@@ -3,6 +3,7 @@
 //! unknown or unimplemented number returns `ENOSYS` and is logged once.
 
 mod events;
+mod fsextra;
 pub(crate) mod fs;
 mod io;
 mod memory;
@@ -127,6 +128,7 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         37 => time::alarm(a),
         38 => time::setitimer(a),
         39 => process::getpid(a),
+        40 => fsextra::sendfile(a),
         56 => process::clone(a, frame),
         57 => process::fork(frame),
         58 => process::vfork(frame),
@@ -136,6 +138,7 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         62 => signal::kill(a),
         63 => misc::uname(a),
         72 => io::fcntl(a),
+        73 => io::flock(a),
         74 | 75 => io::fsync(a),
         76 => fs::truncate(a),
         77 => io::ftruncate(a),
@@ -193,6 +196,10 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         157 => process::prctl(a),
         158 => process::arch_prctl(a),
         160 => process::setrlimit(a),
+        162 => fsextra::sync(a),
+        165 => fsextra::mount(a),
+        166 => fsextra::umount2(a),
+        169 => fsextra::reboot(a),
         186 => process::gettid(a),
         200 => signal::tkill(a),
         201 => time::time(a),
@@ -247,7 +254,9 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         309 => sched::getcpu(a),
         316 => fs::renameat2(a),
         318 => misc::getrandom(a),
+        319 => fsextra::memfd_create(a),
         322 => process::execveat(a, frame),
+        326 => fsextra::copy_file_range(a),
         332 => fs::statx(a),
         334 => Err(Errno::ENOSYS), // rseq: not registered (glibc/musl fall back)
         424 => events::pidfd_send_signal(a),
