@@ -154,12 +154,41 @@ def write_image(out, manifest: dict, mtime: int, notes: list[str]) -> int:
     return count
 
 
+def expand_applets(manifest: dict) -> dict:
+    """`[[applets]] binary = "/bin/busybox", host = "/bin/busybox"`: one symlink per applet
+    that `host --list-full` names (e.g. bin/ls, usr/bin/env), pointing at `binary`, unless
+    the manifest already has that path or its directory is not declared."""
+    tables = manifest.pop("applets", [])
+    if not isinstance(tables, list):
+        raise ManifestError("'applets' must be an array of tables ([[applets]])")
+    declared = {t.get("path") for kind in KINDS for t in manifest.get(kind, []) if isinstance(t, dict)}
+    dirs = {t.get("path") for t in manifest.get("dir", []) if isinstance(t, dict)}
+    links = manifest.setdefault("symlink", [])
+    for t in tables:
+        if set(t) != {"binary", "host"}:
+            raise ManifestError("[[applets]] needs exactly: binary (guest path) and host (the multi-call binary)")
+        host = host_path(t["host"])
+        if not host.is_file():
+            raise ManifestError(f"[[applets]]: {host} does not exist")
+        out = subprocess.run([str(host), "--list-full"], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise ManifestError(f"[[applets]]: {host} --list-full failed")
+        for rel in out.stdout.split():
+            path = "/" + rel.strip("/")
+            if path in declared or path == t["binary"] or path.rpartition("/")[0] not in dirs:
+                continue
+            links.append({"path": path, "target": t["binary"]})
+            declared.add(path)
+    return manifest
+
+
 def build(manifest_path: Path, output: Path) -> tuple[int, bool, list[str]]:
     """Returns (members, changed, notes)."""
     try:
         manifest = tomllib.loads(manifest_path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{manifest_path}: {e}") from None
+    manifest = expand_applets(manifest)
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     notes: list[str] = []
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ DEB_REQUIREMENTS=(
   "python3 python3"
   "make make"
   "cc gcc"                                       # linker driver for the static musl test programs
-  # "/bin/busybox busybox-static"                # the guest's shell and tools (a later issue)
+  "/bin/busybox busybox-static"                  # the guest's shell and tools
   # "/boot/vmlinuz-* linux-image-amd64"          # a Linux guest for `make bench` comparisons (a later issue)
 )
 

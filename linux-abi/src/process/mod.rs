@@ -10,6 +10,7 @@ pub mod exec;
 pub mod exit;
 pub mod fork;
 pub mod ids;
+pub mod introspect;
 pub mod limits;
 pub mod wait;
 

@@ -71,7 +71,9 @@ fn copy_between(src: &File, src_off: Option<u64>, dst: &File, dst_off: Option<u6
         so += w as u64;
         dof += w as u64;
         done += w;
-        if w < n {
+        // A short read (a stream with nothing more right now, or end of file) or a short
+        // write ends the call; the caller comes back for more.
+        if w < n || n < want {
             break;
         }
     }

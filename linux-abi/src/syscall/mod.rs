@@ -46,6 +46,12 @@ impl Args {
 
 static LOGGED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
+/// Calls that are deliberately not provided and that libraries probe and handle
+/// (rseq, io_uring, inotify, perf, bpf, userfaultfd, landlock...): logged at debug level only.
+fn expected_enosys(nr: u64) -> bool {
+    matches!(nr, 253..=255 | 294 | 298 | 321 | 323 | 334 | 425..=427 | 444..=446)
+}
+
 fn log_unknown(nr: u64) {
     let (w, b) = ((nr / 64) as usize, nr % 64);
     if w < LOGGED.len() {
@@ -56,7 +62,11 @@ fn log_unknown(nr: u64) {
         return;
     }
     let pid = crate::process::try_current_task().map_or(0, |t| t.process.pid);
-    log::warn!("syscall {nr} ({}) not implemented: ENOSYS (pid {pid})", name(nr));
+    if expected_enosys(nr) {
+        log::debug!("syscall {nr} ({}) not provided: ENOSYS (pid {pid})", name(nr));
+    } else {
+        log::warn!("syscall {nr} ({}) not implemented: ENOSYS (pid {pid})", name(nr));
+    }
 }
 
 /// A few names for log messages.
@@ -66,6 +76,9 @@ fn name(nr: u64) -> &'static str {
         101 => "ptrace",
         206..=210 => "aio",
         253..=255 | 294 => "inotify",
+        323 => "userfaultfd",
+        334 => "rseq",
+        444..=446 => "landlock",
         298 => "perf_event_open",
         321 => "bpf",
         425..=427 => "io_uring",
