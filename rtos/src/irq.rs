@@ -24,3 +24,24 @@ pub fn route_isa(irq: u8, vector: u8, apic_id: u32, handler: trap::IrqHandler) {
     let (gsi, flags) = platform().map_or((u32::from(irq), 0), |p| p.isa_irq_gsi(irq));
     ioapic::route(gsi, vector, apic_id, flags);
 }
+
+/// First and last vector handed out to device interrupts (MSI/MSI-X).
+const DYN_FIRST: u8 = 48;
+const DYN_LAST: u8 = 0xe0;
+static NEXT_DYN: core::sync::atomic::AtomicU8 = core::sync::atomic::AtomicU8::new(DYN_FIRST);
+
+/// Allocates a free interrupt vector for a device and installs `handler` on it.
+pub fn alloc_vector(handler: trap::IrqHandler) -> Option<u8> {
+    let v = NEXT_DYN.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    if !(DYN_FIRST..=DYN_LAST).contains(&v) {
+        return None;
+    }
+    trap::set_handler(v, handler);
+    Some(v)
+}
+
+/// The MSI message (address, data) that delivers `vector` to the CPU with `apic_id`
+/// (Intel SDM vol. 3A, 11.11: fixed delivery, edge triggered, physical destination).
+pub fn msi_message(apic_id: u32, vector: u8) -> (u64, u32) {
+    (0xfee0_0000 | (u64::from(apic_id & 0xff) << 12), u32::from(vector))
+}
