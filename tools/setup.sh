@@ -20,8 +20,9 @@ DEB_REQUIREMENTS=(
   "python3 python3"
   "make make"
   "cc gcc"                                       # linker driver for the static musl test programs
+  "/usr/lib/x86_64-linux-gnu/libc.a libc6-dev"   # static libc for the Linux reference VM's init helper
   "/bin/busybox busybox-static"                  # the guest's shell and tools
-  # "/boot/vmlinuz-* linux-image-amd64"          # a Linux guest for `make bench` comparisons (a later issue)
+  "/boot/vmlinuz-* linux-image-amd64"            # the Linux reference VM's kernel (tools/linuxvm, docs/linux-vm.md)
 )
 
 # Rust targets of the toolchain named in rust-toolchain.toml.

@@ -16,6 +16,8 @@ pub mod fs;
 #[cfg(target_os = "none")]
 pub mod futex;
 #[cfg(target_os = "none")]
+pub mod net;
+#[cfg(target_os = "none")]
 pub mod process;
 pub mod random;
 #[cfg(target_os = "none")]

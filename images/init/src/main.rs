@@ -12,8 +12,13 @@
 use std::ffi::CString;
 use std::fs;
 
+/// NUL-terminated strings, empty ones included (an argv may contain "").
 fn split_nul(data: &[u8]) -> Vec<CString> {
-    data.split(|&b| b == 0).filter(|s| !s.is_empty()).filter_map(|s| CString::new(s).ok()).collect()
+    let body = data.strip_suffix(&[0]).unwrap_or(data);
+    if body.is_empty() && data.len() <= 1 {
+        return Vec::new();
+    }
+    body.split(|&b| b == 0).filter_map(|s| CString::new(s).ok()).collect()
 }
 
 fn default_env() -> Vec<CString> {
@@ -99,7 +104,7 @@ fn wait_for(child: libc::pid_t) -> i32 {
 }
 
 fn main() {
-    let env = fs::read("/etc/axle/env").map(|e| split_nul(&e)).unwrap_or_default();
+    let env: Vec<CString> = fs::read("/etc/axle/env").map(|e| split_nul(&e)).unwrap_or_default().into_iter().filter(|e| !e.as_bytes().is_empty()).collect();
     let env = if env.is_empty() { default_env() } else { env };
     let argv = match fs::read("/etc/axle/cmd").map(|c| split_nul(&c)) {
         Ok(a) if !a.is_empty() => a,

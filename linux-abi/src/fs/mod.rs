@@ -23,6 +23,8 @@ pub mod pidfd;
 #[cfg(target_os = "none")]
 pub mod pipe;
 #[cfg(target_os = "none")]
+pub mod procfs;
+#[cfg(target_os = "none")]
 pub mod pty;
 #[cfg(target_os = "none")]
 pub mod poll;
@@ -32,6 +34,8 @@ pub mod ramfs;
 pub mod signalfd;
 #[cfg(target_os = "none")]
 pub mod timerfd;
+#[cfg(target_os = "none")]
+pub mod sysfs;
 #[cfg(target_os = "none")]
 pub mod tty;
 #[cfg(target_os = "none")]

@@ -126,6 +126,8 @@ pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
         let on = path::resolve(&root, &root, p, Follow::Yes).unwrap_or_else(|_| mkdir_p(&root, p));
         mount_fs(&on, "tmpfs", "tmpfs", &format!("rw,nosuid,nodev,size={}k", half / 1024), fs.root());
     }
+    mount_fs(&mkdir_p(&root, "proc"), "proc", "proc", "rw,nosuid,nodev,noexec,relatime", super::procfs::new_root());
+    mount_fs(&mkdir_p(&root, "sys"), "sysfs", "sysfs", "rw,nosuid,nodev,noexec,relatime", super::sysfs::new_root());
     Ok(n)
 }
 

@@ -15,7 +15,7 @@ mod time;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-pub use io::install as install_fd;
+pub use io::{fd_file, install as install_fd};
 
 use rtos::arch::x86_64::trap::TrapFrame;
 
@@ -142,6 +142,21 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         38 => time::setitimer(a),
         39 => process::getpid(a),
         40 => fsextra::sendfile(a),
+        41 => crate::net::socket::socket(a),
+        42 => crate::net::socket::connect(a),
+        43 => crate::net::socket::accept(a),
+        44 => crate::net::socket::sendto(a),
+        45 => crate::net::socket::recvfrom(a),
+        46 => crate::net::socket::sendmsg(a),
+        47 => crate::net::socket::recvmsg(a),
+        48 => crate::net::socket::shutdown(a),
+        49 => crate::net::socket::bind(a),
+        50 => crate::net::socket::listen(a),
+        51 => crate::net::socket::getsockname(a),
+        52 => crate::net::socket::getpeername(a),
+        53 => crate::net::socket::socketpair(a),
+        54 => crate::net::socket::setsockopt(a),
+        55 => crate::net::socket::getsockopt(a),
         56 => process::clone(a, frame),
         57 => process::fork(frame),
         58 => process::vfork(frame),
@@ -258,12 +273,15 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         289 => events::signalfd4(a),
         290 => events::eventfd2(a),
         291 => events::epoll_create1(a),
+        288 => crate::net::socket::accept4(a),
         292 => io::dup3(a),
         293 => io::pipe2(a),
         295 => io::preadv(a),
         296 => io::pwritev(a),
         297 => signal::rt_tgsigqueueinfo(a),
+        299 => crate::net::socket::recvmmsg(a),
         302 => process::prlimit64(a),
+        307 => crate::net::socket::sendmmsg(a),
         309 => sched::getcpu(a),
         316 => fs::renameat2(a),
         318 => misc::getrandom(a),

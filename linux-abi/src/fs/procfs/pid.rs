@@ -339,7 +339,8 @@ fn gen_cmdline(t: &Target) -> Result<Vec<u8>, Errno> {
     if p.is_zombie() {
         return Ok(Vec::new());
     }
-    Ok(p.cmdline.lock().clone())
+    let cmdline = p.cmdline.lock().clone();
+    Ok(cmdline)
 }
 
 fn gen_comm(t: &Target) -> Result<Vec<u8>, Errno> {
@@ -594,7 +595,7 @@ fn fdinfo_text(e: &crate::fs::fdtable::FdEntry) -> String {
     // The offset lock is not taken for /proc and /sys files: reading this very file
     // holds it. Their offsets are reported as 0.
     let ours = stat.is_some_and(|s| s.dev == FS.dev || s.dev == crate::fs::sysfs::FS.dev);
-    let pos = if ours || f.ops.is_dir() && stat.is_some_and(|s| s.dev == FS.dev) { 0 } else { *f.pos() };
+    let pos = if ours { 0 } else { *f.pos() };
     let mut flags = f.flags();
     if e.cloexec {
         flags |= O_CLOEXEC;

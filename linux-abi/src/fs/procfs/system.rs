@@ -1,0 +1,314 @@
+//! The system-wide files of /proc: `meminfo`, `stat`, `uptime`, `loadavg`, `mounts` and
+//! `mountinfo`, `filesystems`, `version`, and the `sys/` tree.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::sync::atomic::Ordering;
+
+use super::cpu::{self, ticks};
+use super::node::{self, GenDir};
+use super::{ino, FS, KIND_SYS};
+use crate::errno::Errno;
+use crate::fs::vfs::Inode;
+
+/// The release `uname` reports (`syscall::misc::RELEASE`).
+pub const RELEASE: &str = "6.1.0-axle";
+/// The version string `uname` reports.
+pub const VERSION: &str = concat!("#1 SMP Axle ", env!("CARGO_PKG_VERSION"));
+
+// ---------------------------------------------------------------------------------------
+// Mounts
+
+/// One row of the mount table as /proc shows it.
+struct MountRow {
+    id: u32,
+    parent: u32,
+    dev: u64,
+    path: String,
+    fstype: String,
+    source: String,
+    /// Per-mount options (`rw,nosuid,...,relatime`).
+    mnt_opts: String,
+    /// Filesystem-specific options (`size=...`, `mode=...`).
+    fs_opts: Vec<String>,
+    ro: bool,
+}
+
+/// Mount ids start here; the root's parent is 1 (the hidden initial root, as on Linux).
+const FIRST_MOUNT_ID: u32 = 21;
+const MOUNT_FLAGS: &[&str] = &["nosuid", "nodev", "noexec", "sync", "mand", "dirsync", "noatime", "nodiratime", "relatime", "strictatime", "lazytime"];
+
+fn is_under(path: &str, dir: &str) -> bool {
+    dir == "/" && path != "/" || path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+fn mount_rows() -> Vec<MountRow> {
+    let mounts = crate::fs::path::mounts();
+    let mut rows: Vec<MountRow> = Vec::with_capacity(mounts.len());
+    for (i, m) in mounts.iter().enumerate() {
+        let mut flags: Vec<&str> = Vec::new();
+        let mut fs_opts = Vec::new();
+        let mut ro = false;
+        for o in m.options.split(',').filter(|o| !o.is_empty()) {
+            match o {
+                "ro" => ro = true,
+                "rw" => {}
+                o if MOUNT_FLAGS.contains(&o) => flags.push(o),
+                o => fs_opts.push(String::from(o)),
+            }
+        }
+        if !flags.iter().any(|f| matches!(*f, "noatime" | "relatime" | "strictatime")) {
+            flags.push("relatime");
+        }
+        let mut mnt_opts = String::from(if ro { "ro" } else { "rw" });
+        for f in MOUNT_FLAGS.iter().filter(|f| flags.contains(f)) {
+            mnt_opts.push(',');
+            mnt_opts.push_str(f);
+        }
+        let parent = rows.iter().filter(|r| is_under(&m.path, &r.path)).max_by_key(|r| r.path.len()).map_or(1, |r| r.id);
+        rows.push(MountRow {
+            id: FIRST_MOUNT_ID + i as u32,
+            parent,
+            dev: m.root.stat().dev,
+            path: m.path.clone(),
+            fstype: m.fstype.clone(),
+            source: m.source.clone(),
+            mnt_opts,
+            fs_opts,
+            ro,
+        });
+    }
+    rows
+}
+
+/// Escapes a path like Linux's mount tables: space, tab, newline and backslash in octal.
+fn escape(s: &str) -> String {
+    let mut o = String::new();
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => {
+                let _ = write!(o, "\\{:03o}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// `/proc/mounts` (and `/proc/<pid>/mounts`).
+pub fn mounts_text() -> String {
+    let mut s = String::new();
+    for r in mount_rows() {
+        let mut opts = r.mnt_opts.clone();
+        for o in &r.fs_opts {
+            opts.push(',');
+            opts.push_str(o);
+        }
+        let _ = write!(s, "{} {} {} {} 0 0\n", escape(&r.source), escape(&r.path), r.fstype, opts);
+    }
+    s
+}
+
+/// `/proc/<pid>/mountinfo`.
+pub fn mountinfo_text() -> String {
+    let mut s = String::new();
+    for r in mount_rows() {
+        let (maj, min) = crate::fs::devices::major_minor(r.dev);
+        let mut sb = String::from(if r.ro { "ro" } else { "rw" });
+        for o in &r.fs_opts {
+            sb.push(',');
+            sb.push_str(o);
+        }
+        let _ = write!(s, "{} {} {}:{} / {} {} - {} {} {}\n", r.id, r.parent, maj, min, escape(&r.path), r.mnt_opts, r.fstype, escape(&r.source), sb);
+    }
+    s
+}
+
+/// The mount id of the filesystem with device number `dev` (0 if not mounted).
+pub fn mount_id_of_dev(dev: u64) -> u32 {
+    mount_rows().iter().find(|r| r.dev == dev).map_or(0, |r| r.id)
+}
+
+// ---------------------------------------------------------------------------------------
+// Memory
+
+fn meminfo() -> String {
+    let total = rtos::mm::frame::total_pages() as u64 * 4;
+    let free = rtos::mm::frame::free_pages() as u64 * 4;
+    // File data of the in-memory filesystems: all of it counts as page cache, tmpfs also
+    // as shared memory; none of it can be reclaimed.
+    let (mut cached, mut shmem) = (0u64, 0u64);
+    for m in crate::fs::path::mounts() {
+        if matches!(m.fstype.as_str(), "rootfs" | "ramfs" | "tmpfs" | "devtmpfs") {
+            let st = m.root.statfs();
+            let used = st.blocks.saturating_sub(st.blocks_free) * st.block_size / 1024;
+            cached += used;
+            if m.fstype != "rootfs" && m.fstype != "ramfs" {
+                shmem += used;
+            }
+        }
+    }
+    let kernel_stack = crate::process::task_count() as u64 * 64;
+    let rows: [(&str, u64); 32] = [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free),
+        ("Buffers", 0),
+        ("Cached", cached),
+        ("SwapCached", 0),
+        ("Active", 0),
+        ("Inactive", 0),
+        ("Active(anon)", 0),
+        ("Inactive(anon)", 0),
+        ("Active(file)", 0),
+        ("Inactive(file)", 0),
+        ("Unevictable", cached),
+        ("Mlocked", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+        ("Dirty", 0),
+        ("Writeback", 0),
+        ("AnonPages", 0),
+        ("Mapped", 0),
+        ("Shmem", shmem),
+        ("KReclaimable", 0),
+        ("Slab", 0),
+        ("SReclaimable", 0),
+        ("SUnreclaim", 0),
+        ("KernelStack", kernel_stack),
+        ("PageTables", 0),
+        ("NFS_Unstable", 0),
+        ("Bounce", 0),
+        ("WritebackTmp", 0),
+        ("CommitLimit", total / 2),
+        ("Committed_AS", 0),
+    ];
+    let mut s = String::new();
+    for (name, v) in rows {
+        let _ = write!(s, "{:<16}{v:>8} kB\n", format!("{name}:"));
+    }
+    for name in ["HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"] {
+        let _ = write!(s, "{:<16}{:>8}\n", format!("{name}:"), 0);
+    }
+    let _ = write!(s, "{:<16}{:>8} kB\n", "Hugepagesize:", 2048);
+    let _ = write!(s, "{:<16}{:>8} kB\n", "Hugetlb:", 0);
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// CPU statistics
+
+fn boot_time_s() -> i64 {
+    (rtos::time::realtime_ns() - rtos::time::now_ns() as i64).div_euclid(1_000_000_000)
+}
+
+/// `/proc/stat`. Busy time is not split into user and system time: it all shows as user.
+fn stat() -> String {
+    let times = cpu::cpu_times();
+    let line = |name: &str, idle: u64, total: u64| {
+        let busy = ticks(total.saturating_sub(idle));
+        format!("{name} {busy} 0 0 {} 0 0 0 0 0 0\n", ticks(idle))
+    };
+    let (idle_sum, total_sum) = times.iter().fold((0, 0), |a, t| (a.0 + t.1, a.1 + t.2));
+    let mut s = line("cpu ", idle_sum, total_sum);
+    for (id, idle, total) in &times {
+        s.push_str(&line(&format!("cpu{id}"), *idle, *total));
+    }
+    let intr: u64 = rtos::percpu::all().map(|c| c.irq_count.load(Ordering::Relaxed)).sum();
+    let ctxt: u64 = rtos::percpu::all().map(rtos::sched::core::switches).sum();
+    let _ = write!(s, "intr {intr}\nctxt {ctxt}\nbtime {}\n", boot_time_s());
+    let _ = write!(s, "processes {}\nprocs_running {}\nprocs_blocked 0\n", super::pid::max_id(), cpu::runnable_threads());
+    s.push_str("softirq 0 0 0 0 0 0 0 0 0 0 0\n");
+    s
+}
+
+fn centi(ns: u64) -> String {
+    let cs = ns / 10_000_000;
+    format!("{}.{:02}", cs / 100, cs % 100)
+}
+
+fn uptime() -> String {
+    let idle: u64 = cpu::cpu_times().iter().map(|t| t.1).sum();
+    format!("{} {}\n", centi(rtos::time::now_ns()), centi(idle))
+}
+
+fn loadavg() -> String {
+    format!("{} {}/{} {}\n", cpu::loadavg_text(), cpu::runnable_threads(), crate::process::task_count(), super::pid::max_id())
+}
+
+// ---------------------------------------------------------------------------------------
+// Static files
+
+const FILESYSTEMS: &str = "nodev\tsysfs\nnodev\ttmpfs\nnodev\tproc\nnodev\tdevtmpfs\nnodev\tramfs\nnodev\tpipefs\nnodev\tdevpts\n";
+
+fn version() -> String {
+    format!("Linux version {RELEASE} (axle@axle) (rustc) {VERSION}\n")
+}
+
+fn boot_id() -> String {
+    static ID: spin::Once<String> = spin::Once::new();
+    ID.call_once(random_uuid).clone()
+}
+
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    crate::random::fill(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}\n", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat())
+}
+
+/// The top-level files (each entry: name, inode).
+pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
+    let f = |n: u64, g: fn() -> String| node::file(FS, n, Errno::EIO, move || Ok(g()));
+    let mut v: Vec<(&'static str, Arc<dyn Inode>)> = alloc::vec![
+        ("cpuinfo", f(2, cpu::cpuinfo)),
+        ("meminfo", f(3, meminfo)),
+        ("stat", f(4, stat)),
+        ("uptime", f(5, uptime)),
+        ("loadavg", f(6, loadavg)),
+        ("filesystems", node::text(FS, 7, Errno::EIO, FILESYSTEMS)),
+        ("version", f(8, version)),
+        ("swaps", node::text(FS, 9, Errno::EIO, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),
+        ("mounts", node::GenLink::new(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
+        ("sys", sys_dir()),
+    ];
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    v
+}
+
+fn sys_dir() -> Arc<dyn Inode> {
+    let n = |i: u64| ino(KIND_SYS, 0, i);
+    let ro = |i: u64, s: &str| node::text(FS, n(i), Errno::EACCES, format!("{s}\n"));
+    let kernel = GenDir::table(
+        FS,
+        n(2),
+        0o555,
+        alloc::vec![
+            ("hostname", node::file(FS, n(10), Errno::EACCES, || Ok(format!("{}\n", crate::hostname())))),
+            ("ostype", ro(11, "Linux")),
+            ("osrelease", ro(12, RELEASE)),
+            ("version", ro(13, VERSION)),
+            ("pid_max", ro(14, &format!("{}", crate::process::ids::PID_MAX))),
+            (
+                "random",
+                GenDir::table(
+                    FS,
+                    n(3),
+                    0o555,
+                    alloc::vec![
+                        ("boot_id", node::file(FS, n(20), Errno::EACCES, || Ok(boot_id()))),
+                        ("uuid", node::file(FS, n(21), Errno::EACCES, || Ok(random_uuid()))),
+                    ],
+                ),
+            ),
+        ],
+    );
+    let vm = GenDir::table(FS, n(4), 0o555, alloc::vec![("overcommit_memory", ro(30, "0"))]);
+    let fs = GenDir::table(FS, n(5), 0o555, alloc::vec![("nr_open", ro(40, &format!("{}", crate::process::limits::NR_OPEN)))]);
+    GenDir::table(FS, n(1), 0o555, alloc::vec![("fs", fs), ("kernel", kernel), ("vm", vm)])
+}

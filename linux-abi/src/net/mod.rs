@@ -1,0 +1,12 @@
+//! Networking: sockets of every family behind one socket layer.
+//!
+//! - `unix`: Unix-domain sockets (stream, seqpacket, datagram, descriptor passing).
+//! - `inet`: IPv4/IPv6 TCP and UDP.
+//! - `netlink`: `NETLINK_ROUTE` link/address dumps (`getifaddrs`).
+
+pub mod addr;
+pub mod ifaces;
+pub mod inet;
+pub mod netlink;
+pub mod socket;
+pub mod unix;

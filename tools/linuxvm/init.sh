@@ -1,0 +1,25 @@
+# /etc/linuxvm/init.sh: the boot script of the Linux reference VM (tools/linuxvm,
+# docs/linux-vm.md). /init (linuxvm-run as pid 1) has already written `axle: user` on the
+# status channel and runs this with busybox sh as pid 1.
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# fds 0-2 are the initramfs's /dev/console, now hidden; reopen the devtmpfs one (ttyname).
+exec 0<>/dev/console 1>&0 2>&0
+mkdir -p /dev/shm /dev/pts
+mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
+hostname -F /etc/hostname
+cd /
+# The command (/etc/axle/cmd, /etc/axle/env from the runner; without them a shell); the
+# helper writes `axle: exit N` / `axle: signal N` on the status channel.
+/sbin/linuxvm-run run --port 0x4f0 /etc/axle/cmd /etc/axle/env
+# Quiet runs (`quiet` on the kernel command line: --log warn/error) end without the
+# kernel's "reboot: Power down" on the console.
+grep -qw quiet /proc/cmdline && echo 0 > /proc/sys/kernel/printk
+poweroff -f
