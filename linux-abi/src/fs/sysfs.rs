@@ -86,7 +86,7 @@ impl DirSource for CpuDir {
 /// The root of a new sysfs.
 pub fn new_root() -> Arc<dyn Inode> {
     let online = || format!("{}\n", cpu_list(online_mask()));
-    let cpu = GenDir::new(
+    let cpu = GenDir::make(
         FS,
         10,
         0o755,

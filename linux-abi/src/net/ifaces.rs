@@ -1,9 +1,139 @@
-//! Network interface ioctls (SIOCGIFCONF and friends). Not built yet: ENODEV until the
-//! interfaces exist (issue 5).
+//! Network interfaces: `lo` (127.0.0.1/8, ::1) and, when a NIC is present, `eth0`
+//! (10.0.2.15/24 on QEMU's user network). Answers the interface ioctls.
 
+use alloc::vec::Vec;
+
+use rtos::sync::SpinLock;
+
+use super::inet::Ip;
 use crate::errno::{Errno, SysResult};
+use crate::uaccess;
 
-/// Interface ioctls on any socket.
-pub fn ioctl(_cmd: u32, _arg: u64) -> SysResult {
-    Err(Errno::ENODEV)
+/// One interface.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    pub index: u32,
+    pub name: &'static str,
+    pub mac: [u8; 6],
+    pub addrs: Vec<(Ip, u8)>,
+    pub up: bool,
+    pub loopback: bool,
+    pub mtu: u32,
+}
+
+static IFACES: SpinLock<Vec<Interface>> = SpinLock::new(Vec::new());
+
+/// The interfaces (lo first).
+pub fn list() -> Vec<Interface> {
+    let mut v = IFACES.lock().clone();
+    if v.is_empty() {
+        v.push(loopback());
+    }
+    v
+}
+
+fn loopback() -> Interface {
+    Interface {
+        index: 1,
+        name: "lo",
+        mac: [0; 6],
+        addrs: alloc::vec![(Ip::V4([127, 0, 0, 1]), 8), (Ip::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]), 128)],
+        up: true,
+        loopback: true,
+        mtu: 65536,
+    }
+}
+
+/// Adds a NIC (called by the network stack).
+pub fn add(iface: Interface) {
+    let mut v = IFACES.lock();
+    if v.is_empty() {
+        v.push(loopback());
+    }
+    v.push(iface);
+}
+
+/// Whether `ip` belongs to this machine.
+pub fn is_own_address(ip: Ip) -> bool {
+    IFACES.lock().iter().any(|i| i.addrs.iter().any(|(a, _)| a.canonical() == ip))
+}
+
+/// The source address for traffic to `dst` (the first NIC address, else loopback).
+pub fn source_for(dst: Ip) -> Ip {
+    let v4 = dst.is_v4();
+    IFACES
+        .lock()
+        .iter()
+        .filter(|i| !i.loopback)
+        .flat_map(|i| i.addrs.iter().map(|(a, _)| *a))
+        .find(|a| a.is_v4() == v4)
+        .unwrap_or(if v4 { Ip::V4([127, 0, 0, 1]) } else { Ip::V6([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]) })
+}
+
+const SIOCGIFCONF: u32 = 0x8912;
+const SIOCGIFFLAGS: u32 = 0x8913;
+const SIOCGIFINDEX: u32 = 0x8933;
+const IFF_UP: u16 = 1;
+const IFF_LOOPBACK: u16 = 8;
+const IFF_RUNNING: u16 = 0x40;
+const IFF_BROADCAST: u16 = 2;
+const IFF_MULTICAST: u16 = 0x1000;
+
+fn flags(i: &Interface) -> u16 {
+    let mut f = IFF_MULTICAST;
+    if i.up {
+        f |= IFF_UP | IFF_RUNNING;
+    }
+    f |= if i.loopback { IFF_LOOPBACK } else { IFF_BROADCAST };
+    f
+}
+
+fn by_name(ifr: &[u8]) -> Option<Interface> {
+    let end = ifr[..16].iter().position(|&c| c == 0).unwrap_or(16);
+    let name = core::str::from_utf8(&ifr[..end]).ok()?;
+    list().into_iter().find(|i| i.name == name)
+}
+
+/// SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX (`struct ifreq` is 40 bytes).
+pub fn ioctl(cmd: u32, arg: u64) -> SysResult {
+    match cmd {
+        SIOCGIFCONF => {
+            // struct ifconf { int len; pad; char *buf; }
+            let mut hdr = [0u8; 16];
+            uaccess::read_bytes(arg, &mut hdr)?;
+            let len = i32::from_le_bytes([hdr[0], hdr[1], hdr[2], hdr[3]]).max(0) as usize;
+            let buf = u64::from_le_bytes(hdr[8..16].try_into().map_err(|_| Errno::EINVAL)?);
+            let mut out = Vec::new();
+            for i in list() {
+                for (a, _) in &i.addrs {
+                    if let Ip::V4(v4) = a {
+                        let mut r = [0u8; 40];
+                        r[..i.name.len()].copy_from_slice(i.name.as_bytes());
+                        r[16..18].copy_from_slice(&2u16.to_le_bytes());
+                        r[20..24].copy_from_slice(v4);
+                        out.extend_from_slice(&r);
+                    }
+                }
+            }
+            let n = if buf == 0 { out.len() } else { out.len().min(len / 40 * 40) };
+            if buf != 0 {
+                uaccess::write_bytes(buf, &out[..n])?;
+            }
+            uaccess::write(arg, &(n as i32))?;
+            Ok(0)
+        }
+        SIOCGIFFLAGS | SIOCGIFINDEX => {
+            let mut r = [0u8; 40];
+            uaccess::read_bytes(arg, &mut r)?;
+            let i = by_name(&r).ok_or(Errno::ENODEV)?;
+            if cmd == SIOCGIFFLAGS {
+                r[16..18].copy_from_slice(&flags(&i).to_le_bytes());
+            } else {
+                r[16..20].copy_from_slice(&(i.index as i32).to_le_bytes());
+            }
+            uaccess::write_bytes(arg, &r)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
 }

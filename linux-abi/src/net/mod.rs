@@ -9,4 +9,5 @@ pub mod ifaces;
 pub mod inet;
 pub mod netlink;
 pub mod socket;
+pub mod stack;
 pub mod unix;

@@ -55,10 +55,8 @@ fn capture_idle(cpu: u64) {
         let mut t = IDLE_THREADS.lock();
         if t[cpu as usize].is_none() {
             t[cpu as usize] = Some(cur);
-            return;
         }
     }
-    // Dropping the extra reference here is fine: the thread is alive (it was running).
 }
 
 /// Finds every CPU's idle thread: moves the calling kernel thread to each CPU in turn
@@ -85,6 +83,7 @@ fn find_idle_threads() {
     }
     rtos::sched::core::set_params(&me, None, Some(u64::MAX));
     rtos::sched::core::yield_now();
+    log::info!("procfs: idle threads found: {:?}", IDLE_THREADS.lock().iter().take(percpu::online()).map(|t| t.is_some()).collect::<Vec<_>>());
 }
 
 /// CPUs where a user thread is running now.
@@ -314,7 +313,8 @@ fn read_cpuid() -> CpuId {
         cache_kb = ext(0x8000_0006).ecx >> 16;
     }
     let addr = ext(0x8000_0008);
-    let (phys_bits, virt_bits) = if addr.eax != 0 { (addr.eax & 0xff, (addr.eax >> 8) & 0xff) } else { (36, 48) };
+    // Axle uses 4-level paging: 48 bits of virtual address whatever the CPU could do.
+    let (phys_bits, virt_bits) = if addr.eax != 0 { (addr.eax & 0xff, ((addr.eax >> 8) & 0xff).min(48)) } else { (36, 48) };
     let e1 = ext(0x8000_0001);
     let l7 = std(7, 0);
     let l7_1 = if l7.eax >= 1 { std(7, 1) } else { CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 } };
@@ -374,32 +374,32 @@ pub fn cpuinfo() -> String {
     let n = percpu::online();
     let mut s = String::new();
     for cpu in percpu::all() {
-        let _ = write!(s, "processor\t: {}\n", cpu.id);
-        let _ = write!(s, "vendor_id\t: {}\n", c.vendor);
-        let _ = write!(s, "cpu family\t: {}\n", c.family);
-        let _ = write!(s, "model\t\t: {}\n", c.model);
-        let _ = write!(s, "model name\t: {}\n", c.model_name);
-        let _ = write!(s, "stepping\t: {}\n", c.stepping);
-        let _ = write!(s, "cpu MHz\t\t: {}.{:03}\n", khz / 1000, khz % 1000);
-        let _ = write!(s, "cache size\t: {} KB\n", c.cache_kb);
-        let _ = write!(s, "physical id\t: 0\n");
-        let _ = write!(s, "siblings\t: {n}\n");
-        let _ = write!(s, "core id\t\t: {}\n", cpu.id);
-        let _ = write!(s, "cpu cores\t: {n}\n");
-        let _ = write!(s, "apicid\t\t: {}\n", cpu.apic_id);
-        let _ = write!(s, "initial apicid\t: {}\n", cpu.apic_id);
-        let _ = write!(s, "fpu\t\t: yes\n");
-        let _ = write!(s, "fpu_exception\t: yes\n");
-        let _ = write!(s, "cpuid level\t: {}\n", c.cpuid_level);
-        let _ = write!(s, "wp\t\t: yes\n");
-        let _ = write!(s, "flags\t\t: {}\n", c.flags);
-        let _ = write!(s, "bugs\t\t:\n");
+        let _ = writeln!(s, "processor\t: {}", cpu.id);
+        let _ = writeln!(s, "vendor_id\t: {}", c.vendor);
+        let _ = writeln!(s, "cpu family\t: {}", c.family);
+        let _ = writeln!(s, "model\t\t: {}", c.model);
+        let _ = writeln!(s, "model name\t: {}", c.model_name);
+        let _ = writeln!(s, "stepping\t: {}", c.stepping);
+        let _ = writeln!(s, "cpu MHz\t\t: {}.{:03}", khz / 1000, khz % 1000);
+        let _ = writeln!(s, "cache size\t: {} KB", c.cache_kb);
+        let _ = writeln!(s, "physical id\t: 0");
+        let _ = writeln!(s, "siblings\t: {n}");
+        let _ = writeln!(s, "core id\t\t: {}", cpu.id);
+        let _ = writeln!(s, "cpu cores\t: {n}");
+        let _ = writeln!(s, "apicid\t\t: {}", cpu.apic_id);
+        let _ = writeln!(s, "initial apicid\t: {}", cpu.apic_id);
+        let _ = writeln!(s, "fpu\t\t: yes");
+        let _ = writeln!(s, "fpu_exception\t: yes");
+        let _ = writeln!(s, "cpuid level\t: {}", c.cpuid_level);
+        let _ = writeln!(s, "wp\t\t: yes");
+        let _ = writeln!(s, "flags\t\t: {}", c.flags);
+        let _ = writeln!(s, "bugs\t\t:");
         // BogoMIPS: Linux calibrates its delay loop against the TSC, giving 2 x MHz.
         let bogo = khz * 2 / 10;
-        let _ = write!(s, "bogomips\t: {}.{:02}\n", bogo / 100, bogo % 100);
-        let _ = write!(s, "clflush size\t: {}\n", c.clflush);
-        let _ = write!(s, "cache_alignment\t: {}\n", c.clflush);
-        let _ = write!(s, "address sizes\t: {} bits physical, {} bits virtual\n", c.phys_bits, c.virt_bits);
+        let _ = writeln!(s, "bogomips\t: {}.{:02}", bogo / 100, bogo % 100);
+        let _ = writeln!(s, "clflush size\t: {}", c.clflush);
+        let _ = writeln!(s, "cache_alignment\t: {}", c.clflush);
+        let _ = writeln!(s, "address sizes\t: {} bits physical, {} bits virtual", c.phys_bits, c.virt_bits);
         let _ = write!(s, "power management:\n\n");
     }
     s

@@ -72,8 +72,8 @@ impl DirSource for Root {
 
     fn lookup(&self, name: &str) -> Result<Arc<dyn Inode>, Errno> {
         match name {
-            "self" => Ok(GenLink::new(FS, 0x100, 0o777, alloc::boxed::Box::new(self_target))),
-            "thread-self" => Ok(GenLink::new(FS, 0x101, 0o777, alloc::boxed::Box::new(thread_self_target))),
+            "self" => Ok(GenLink::make(FS, 0x100, 0o777, alloc::boxed::Box::new(self_target))),
+            "thread-self" => Ok(GenLink::make(FS, 0x101, 0o777, alloc::boxed::Box::new(thread_self_target))),
             _ => match name.parse::<crate::process::Pid>() {
                 Ok(id) if id > 0 && id.to_string() == name => pid::lookup_id(id),
                 _ => self.table.lookup(name),
@@ -86,5 +86,5 @@ impl DirSource for Root {
 /// accounting) the first time.
 pub fn new_root() -> Arc<dyn Inode> {
     cpu::start();
-    GenDir::new(FS, 1, 0o555, Root { table: Table(system::top_level()) })
+    GenDir::make(FS, 1, 0o555, Root { table: Table(system::top_level()) })
 }

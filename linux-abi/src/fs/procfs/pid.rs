@@ -203,9 +203,9 @@ fn gen_stat(t: &Target) -> Result<Vec<u8>, Errno> {
     let exit_signal = if t.is_thread() && t.id() != p.pid { -1 } else { exit_signal };
     let exit_code = exit.map_or(0, |e| e.wait_status());
     let mut s = String::new();
-    let _ = write!(
+    let _ = writeln!(
         s,
-        "{} ({}) {} {} {} {} {} {} {} 0 0 0 0 {} 0 {} 0 {} {} {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} {} {} {} 0 0 0 {} {} {} 0 0 0 0 {}\n",
+        "{} ({}) {} {} {} {} {} {} {} 0 0 0 0 {} 0 {} 0 {} {} {} 0 {} {} {} {} {} {} {} 0 0 {} {} {} {} 0 0 0 {} {} {} {} 0 0 0 {} {} {} 0 0 0 0 {}",
         t.id(),
         comm,
         state,
@@ -287,18 +287,18 @@ fn gen_status(t: &Target) -> Result<Vec<u8>, Errno> {
     let nbits = 64 - online.leading_zeros();
     let tid = t.id();
     let mut s = String::new();
-    let _ = write!(s, "Name:\t{}\n", escape_name(&comm));
-    let _ = write!(s, "Umask:\t{umask:04o}\n");
-    let _ = write!(s, "State:\t{state} ({state_name})\n");
-    let _ = write!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t0\n", p.pid);
-    let _ = write!(s, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
-    let _ = write!(s, "FDSize:\t{fd_size}\nGroups:\t \n");
-    let _ = write!(s, "NStgid:\t{}\nNSpid:\t{tid}\nNSpgid:\t{pgrp}\nNSsid:\t{sid}\n", p.pid);
+    let _ = writeln!(s, "Name:\t{}", escape_name(&comm));
+    let _ = writeln!(s, "Umask:\t{umask:04o}");
+    let _ = writeln!(s, "State:\t{state} ({state_name})");
+    let _ = writeln!(s, "Tgid:\t{}\nNgid:\t0\nPid:\t{tid}\nPPid:\t{ppid}\nTracerPid:\t0", p.pid);
+    let _ = writeln!(s, "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0");
+    let _ = writeln!(s, "FDSize:\t{fd_size}\nGroups:\t ");
+    let _ = writeln!(s, "NStgid:\t{}\nNSpid:\t{tid}\nNSpgid:\t{pgrp}\nNSsid:\t{sid}", p.pid);
     if !p.is_zombie() {
         let vm = p.vm_stats();
         let rss = vm.rss_pages * 4;
         let line = |s: &mut String, name: &str, v: u64| {
-            let _ = write!(s, "{name}:\t{v:>8} kB\n");
+            let _ = writeln!(s, "{name}:\t{v:>8} kB");
         };
         line(&mut s, "VmPeak", kb(vm.size));
         line(&mut s, "VmSize", kb(vm.size));
@@ -315,21 +315,21 @@ fn gen_status(t: &Target) -> Result<Vec<u8>, Errno> {
         line(&mut s, "VmLib", kb(vm.lib));
         line(&mut s, "VmPTE", 0);
         line(&mut s, "VmSwap", 0);
-        let _ = write!(s, "HugetlbPages:\t{:>8} kB\n", 0);
+        let _ = writeln!(s, "HugetlbPages:\t{:>8} kB", 0);
     }
-    let _ = write!(s, "CoreDumping:\t0\n");
-    let _ = write!(s, "Threads:\t{}\n", p.tasks().len());
-    let _ = write!(s, "SigQ:\t{}/{}\n", sg.queued, if sig_limit == RLIM_INFINITY { -1i64 } else { sig_limit as i64 });
-    let _ = write!(s, "SigPnd:\t{:016x}\nShdPnd:\t{:016x}\n", sg.pending, sg.shared);
-    let _ = write!(s, "SigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n", sg.blocked, sg.ignored, sg.caught);
+    let _ = writeln!(s, "CoreDumping:\t0");
+    let _ = writeln!(s, "Threads:\t{}", p.tasks().len());
+    let _ = writeln!(s, "SigQ:\t{}/{}", sg.queued, if sig_limit == RLIM_INFINITY { -1i64 } else { sig_limit as i64 });
+    let _ = writeln!(s, "SigPnd:\t{:016x}\nShdPnd:\t{:016x}", sg.pending, sg.shared);
+    let _ = writeln!(s, "SigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}", sg.blocked, sg.ignored, sg.caught);
     // Every process runs as root, and Axle makes no permission checks: all capabilities.
     let caps = (1u64 << 41) - 1;
-    let _ = write!(s, "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t{caps:016x}\nCapAmb:\t{:016x}\n", 0, 0);
-    let _ = write!(s, "NoNewPrivs:\t0\nSeccomp:\t0\n");
-    let _ = write!(s, "Cpus_allowed:\t{}\n", node::hex_mask(allowed, nbits));
-    let _ = write!(s, "Cpus_allowed_list:\t{}\n", node::cpu_list(allowed));
-    let _ = write!(s, "Mems_allowed:\t00000000,00000001\nMems_allowed_list:\t0\n");
-    let _ = write!(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+    let _ = writeln!(s, "CapInh:\t{:016x}\nCapPrm:\t{caps:016x}\nCapEff:\t{caps:016x}\nCapBnd:\t{caps:016x}\nCapAmb:\t{:016x}", 0, 0);
+    let _ = writeln!(s, "NoNewPrivs:\t0\nSeccomp:\t0");
+    let _ = writeln!(s, "Cpus_allowed:\t{}", node::hex_mask(allowed, nbits));
+    let _ = writeln!(s, "Cpus_allowed_list:\t{}", node::cpu_list(allowed));
+    let _ = writeln!(s, "Mems_allowed:\t00000000,00000001\nMems_allowed_list:\t0");
+    let _ = writeln!(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0");
     Ok(s.into_bytes())
 }
 
@@ -381,10 +381,12 @@ fn gen_maps(t: &Target) -> Result<Vec<u8>, Errno> {
             m.ino
         );
         if !m.name.is_empty() {
-            // Linux pads the name to column 73 (25 + 6 * sizeof(void *)).
+            // Linux pads the fixed part to 72 columns (25 + 6 * sizeof(void *) - 1), then
+            // a space: the name starts at column 74 (index 73) at the earliest.
             while s.len() - start < 72 {
                 s.push(' ');
             }
+            s.push(' ');
             s.push_str(&m.name);
         }
         s.push('\n');
@@ -436,14 +438,14 @@ fn gen_limits(t: &Target) -> Result<Vec<u8>, Errno> {
     let p = t.process()?;
     let l = *p.rlimits.lock();
     let mut s = String::new();
-    let _ = write!(s, "{:<25} {:<20} {:<20} {:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    let _ = writeln!(s, "{:<25} {:<20} {:<20} {:<10}", "Limit", "Soft Limit", "Hard Limit", "Units");
     for (i, (name, unit)) in NAMES.iter().enumerate() {
         let v = |x: u64| if x == RLIM_INFINITY { String::from("unlimited") } else { x.to_string() };
         let _ = write!(s, "{:<25} {:<20} {:<20} ", name, v(l.0[i].0), v(l.0[i].1));
         if unit.is_empty() {
             s.push('\n');
         } else {
-            let _ = write!(s, "{unit:<10}\n");
+            let _ = writeln!(s, "{unit:<10}");
         }
     }
     Ok(s.into_bytes())
@@ -575,7 +577,7 @@ impl DirSource for FdDir {
                 let e = files_of(&t)?.ok_or(Errno::ENOENT)?.entry(fd).map_err(|_| Errno::ENOENT)?;
                 Ok(fdinfo_text(&e).into_bytes())
             };
-            return Ok(GenFile::new(FS, ino(KIND_FDINFO, self.t.id() as u64, fd as u64), 0o444, Errno::EINVAL, Box::new(gen)));
+            return Ok(GenFile::make(FS, ino(KIND_FDINFO, self.t.id() as u64, fd as u64), 0o444, Errno::EINVAL, Box::new(gen)));
         }
         let f = &entry.file;
         let perm = if f.readable() { 0o500 } else { 0 } | if f.writable() { 0o300 } else { 0 };
@@ -583,7 +585,7 @@ impl DirSource for FdDir {
             let e = files_of(&t)?.ok_or(Errno::ENOENT)?.entry(fd).map_err(|_| Errno::ENOENT)?;
             Ok(e.file.path())
         };
-        Ok(GenLink::new(FS, ino(KIND_FD, self.t.id() as u64, fd as u64), perm, Box::new(target)))
+        Ok(GenLink::make(FS, ino(KIND_FD, self.t.id() as u64, fd as u64), perm, Box::new(target)))
     }
 }
 
@@ -663,7 +665,7 @@ pub fn pid_dir(t: Target, with_tasks: bool) -> Arc<dyn Inode> {
     let mut v: Vec<(&'static str, Arc<dyn Inode>)> = Vec::new();
     for (i, &(name, perm, g)) in FILES.iter().enumerate() {
         let tc = t.clone();
-        v.push((name, GenFile::new(FS, mk(i as u64 + 1), perm, Errno::EINVAL, Box::new(move || g(&tc)))));
+        v.push((name, GenFile::make(FS, mk(i as u64 + 1), perm, Errno::EINVAL, Box::new(move || g(&tc)))));
     }
     let (tr, tw) = (t.clone(), t.clone());
     v.push(("comm", GenFile::writable(FS, mk(40), 0o644, Box::new(move || gen_comm(&tr)), Box::new(move |d| write_comm(&tw, d)))));
@@ -674,15 +676,15 @@ pub fn pid_dir(t: Target, with_tasks: bool) -> Arc<dyn Inode> {
     ));
     for (n, (name, f)) in [("exe", link_exe as fn(&Target) -> Result<String, Errno>), ("cwd", link_cwd), ("root", link_root)].into_iter().enumerate() {
         let tc = t.clone();
-        v.push((name, GenLink::new(FS, mk(50 + n as u64), 0o777, Box::new(move || f(&tc)))));
+        v.push((name, GenLink::make(FS, mk(50 + n as u64), 0o777, Box::new(move || f(&tc)))));
     }
-    v.push(("fd", GenDir::new(FS, mk(60), 0o500, FdDir { t: t.clone(), info: false })));
-    v.push(("fdinfo", GenDir::new(FS, mk(61), 0o500, FdDir { t: t.clone(), info: true })));
+    v.push(("fd", GenDir::make(FS, mk(60), 0o500, FdDir { t: t.clone(), info: false })));
+    v.push(("fdinfo", GenDir::make(FS, mk(61), 0o500, FdDir { t: t.clone(), info: true })));
     if with_tasks {
-        v.push(("task", GenDir::new(FS, mk(62), 0o555, TaskDir { t: t.clone() })));
+        v.push(("task", GenDir::make(FS, mk(62), 0o555, TaskDir { t: t.clone() })));
     }
     v.sort_by(|a, b| a.0.cmp(b.0));
-    GenDir::new(FS, mk(0), 0o555, PidDir { t, table: Table(v) })
+    GenDir::make(FS, mk(0), 0o555, PidDir { t, table: Table(v) })
 }
 
 /// The entry `/proc/<id>` for a pid (a process) or a tid (one of its threads).

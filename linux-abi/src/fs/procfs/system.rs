@@ -107,7 +107,7 @@ pub fn mounts_text() -> String {
             opts.push(',');
             opts.push_str(o);
         }
-        let _ = write!(s, "{} {} {} {} 0 0\n", escape(&r.source), escape(&r.path), r.fstype, opts);
+        let _ = writeln!(s, "{} {} {} {} 0 0", escape(&r.source), escape(&r.path), r.fstype, opts);
     }
     s
 }
@@ -122,7 +122,7 @@ pub fn mountinfo_text() -> String {
             sb.push(',');
             sb.push_str(o);
         }
-        let _ = write!(s, "{} {} {}:{} / {} {} - {} {} {}\n", r.id, r.parent, maj, min, escape(&r.path), r.mnt_opts, r.fstype, escape(&r.source), sb);
+        let _ = writeln!(s, "{} {} {}:{} / {} {} - {} {} {}", r.id, r.parent, maj, min, escape(&r.path), r.mnt_opts, r.fstype, escape(&r.source), sb);
     }
     s
 }
@@ -188,13 +188,13 @@ fn meminfo() -> String {
     ];
     let mut s = String::new();
     for (name, v) in rows {
-        let _ = write!(s, "{:<16}{v:>8} kB\n", format!("{name}:"));
+        let _ = writeln!(s, "{:<16}{v:>8} kB", format!("{name}:"));
     }
     for name in ["HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"] {
-        let _ = write!(s, "{:<16}{:>8}\n", format!("{name}:"), 0);
+        let _ = writeln!(s, "{:<16}{:>8}", format!("{name}:"), 0);
     }
-    let _ = write!(s, "{:<16}{:>8} kB\n", "Hugepagesize:", 2048);
-    let _ = write!(s, "{:<16}{:>8} kB\n", "Hugetlb:", 0);
+    let _ = writeln!(s, "{:<16}{:>8} kB", "Hugepagesize:", 2048);
+    let _ = writeln!(s, "{:<16}{:>8} kB", "Hugetlb:", 0);
     s
 }
 
@@ -219,8 +219,8 @@ fn stat() -> String {
     }
     let intr: u64 = rtos::percpu::all().map(|c| c.irq_count.load(Ordering::Relaxed)).sum();
     let ctxt: u64 = rtos::percpu::all().map(rtos::sched::core::switches).sum();
-    let _ = write!(s, "intr {intr}\nctxt {ctxt}\nbtime {}\n", boot_time_s());
-    let _ = write!(s, "processes {}\nprocs_running {}\nprocs_blocked 0\n", super::pid::max_id(), cpu::runnable_threads());
+    let _ = writeln!(s, "intr {intr}\nctxt {ctxt}\nbtime {}", boot_time_s());
+    let _ = writeln!(s, "processes {}\nprocs_running {}\nprocs_blocked 0", super::pid::max_id(), cpu::runnable_threads());
     s.push_str("softirq 0 0 0 0 0 0 0 0 0 0 0\n");
     s
 }
@@ -274,7 +274,7 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         ("filesystems", node::text(FS, 7, Errno::EIO, FILESYSTEMS)),
         ("version", f(8, version)),
         ("swaps", node::text(FS, 9, Errno::EIO, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),
-        ("mounts", node::GenLink::new(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
+        ("mounts", node::GenLink::make(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
         ("sys", sys_dir()),
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
