@@ -73,6 +73,17 @@ pub fn source_for(dst: Ip) -> Ip {
 const SIOCGIFCONF: u32 = 0x8912;
 const SIOCGIFFLAGS: u32 = 0x8913;
 const SIOCGIFINDEX: u32 = 0x8933;
+const SIOCGIFADDR: u32 = 0x8915;
+const SIOCGIFBRDADDR: u32 = 0x8919;
+const SIOCGIFNETMASK: u32 = 0x891b;
+const SIOCGIFMTU: u32 = 0x8921;
+const SIOCGIFHWADDR: u32 = 0x8927;
+const SIOCGIFTXQLEN: u32 = 0x8942;
+
+/// Whether `cmd` is one of the interface ioctls answered here.
+pub fn is_interface_ioctl(cmd: u32) -> bool {
+    matches!(cmd, SIOCGIFCONF | SIOCGIFFLAGS | SIOCGIFINDEX | SIOCGIFADDR | SIOCGIFBRDADDR | SIOCGIFNETMASK | SIOCGIFMTU | SIOCGIFHWADDR | SIOCGIFTXQLEN)
+}
 const IFF_UP: u16 = 1;
 const IFF_LOOPBACK: u16 = 8;
 const IFF_RUNNING: u16 = 0x40;
@@ -122,14 +133,36 @@ pub fn ioctl(cmd: u32, arg: u64) -> SysResult {
             uaccess::write(arg, &(n as i32))?;
             Ok(0)
         }
-        SIOCGIFFLAGS | SIOCGIFINDEX => {
+        SIOCGIFFLAGS | SIOCGIFINDEX | SIOCGIFMTU | SIOCGIFTXQLEN | SIOCGIFHWADDR | SIOCGIFADDR | SIOCGIFNETMASK | SIOCGIFBRDADDR => {
             let mut r = [0u8; 40];
             uaccess::read_bytes(arg, &mut r)?;
             let i = by_name(&r).ok_or(Errno::ENODEV)?;
-            if cmd == SIOCGIFFLAGS {
-                r[16..18].copy_from_slice(&flags(&i).to_le_bytes());
-            } else {
-                r[16..20].copy_from_slice(&(i.index as i32).to_le_bytes());
+            let v4 = i.addrs.iter().find_map(|(a, p)| if let Ip::V4(x) = a { Some((*x, *p)) } else { None });
+            let put_in = |r: &mut [u8; 40], a: [u8; 4]| {
+                r[16..18].copy_from_slice(&2u16.to_le_bytes());
+                r[18..20].fill(0);
+                r[20..24].copy_from_slice(&a);
+            };
+            match cmd {
+                SIOCGIFFLAGS => r[16..18].copy_from_slice(&flags(&i).to_le_bytes()),
+                SIOCGIFINDEX => r[16..20].copy_from_slice(&(i.index as i32).to_le_bytes()),
+                SIOCGIFMTU => r[16..20].copy_from_slice(&(i.mtu as i32).to_le_bytes()),
+                SIOCGIFTXQLEN => r[16..20].copy_from_slice(&1000i32.to_le_bytes()),
+                SIOCGIFHWADDR => {
+                    r[16..18].copy_from_slice(&(if i.loopback { 772u16 } else { 1u16 }).to_le_bytes());
+                    r[18..24].copy_from_slice(&i.mac);
+                }
+                SIOCGIFADDR => put_in(&mut r, v4.ok_or(Errno::EADDRNOTAVAIL)?.0),
+                SIOCGIFNETMASK => {
+                    let p = v4.ok_or(Errno::EADDRNOTAVAIL)?.1;
+                    let m = if p == 0 { 0 } else { u32::MAX << (32 - u32::from(p)) };
+                    put_in(&mut r, m.to_be_bytes());
+                }
+                _ => {
+                    let (a, p) = v4.ok_or(Errno::EADDRNOTAVAIL)?;
+                    let m = if p == 0 { 0 } else { u32::MAX << (32 - u32::from(p)) };
+                    put_in(&mut r, (u32::from_be_bytes(a) | !m).to_be_bytes());
+                }
             }
             uaccess::write_bytes(arg, &r)?;
             Ok(0)

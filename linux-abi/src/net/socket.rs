@@ -268,9 +268,6 @@ impl FileOps for SocketFile {
     fn ioctl(&self, _f: &File, cmd: u32, arg: u64) -> SysResult {
         const FIONREAD: u32 = 0x541b;
         const SIOCOUTQ: u32 = 0x5411;
-        const SIOCGIFCONF: u32 = 0x8912;
-        const SIOCGIFFLAGS: u32 = 0x8913;
-        const SIOCGIFINDEX: u32 = 0x8933;
         match cmd {
             FIONREAD => {
                 uaccess::write(arg, &(self.sock.pending() as i32))?;
@@ -280,7 +277,7 @@ impl FileOps for SocketFile {
                 uaccess::write(arg, &0i32)?;
                 Ok(0)
             }
-            SIOCGIFCONF | SIOCGIFFLAGS | SIOCGIFINDEX => super::ifaces::ioctl(cmd, arg),
+            c if super::ifaces::is_interface_ioctl(c) => super::ifaces::ioctl(cmd, arg),
             _ => Err(Errno::ENOTTY),
         }
     }
