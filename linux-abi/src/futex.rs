@@ -72,6 +72,10 @@ pub fn key_of(mm: &Arc<AddressSpace>, addr: u64, private: bool) -> Result<Key, E
             return Ok(Key::Shared(id, vma.offset + (addr - start)));
         }
     }
+    // Linux refuses shared futexes on read-only private anonymous memory.
+    if vma.object.is_none() && !vma.prot.contains(rtos::mm::addrspace::Prot::WRITE) {
+        return Err(Errno::EFAULT);
+    }
     Ok(Key::Private(mm_id, addr))
 }
 

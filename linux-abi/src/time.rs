@@ -109,10 +109,84 @@ pub struct Rusage {
     pub rest: [i64; 14],
 }
 
-/// Writes a `rusage` with `cpu_ns` as user time.
-pub fn write_rusage(addr: u64, cpu_ns: u64) -> Result<(), Errno> {
-    let r = Rusage { utime: Timeval { sec: (cpu_ns / 1_000_000_000) as i64, usec: ((cpu_ns / 1000) % 1_000_000) as i64 }, ..Default::default() };
+/// Writes a `rusage` with `cpu_ns` as user time and `maxrss_pages` as `ru_maxrss` (KiB).
+pub fn write_rusage(addr: u64, cpu_ns: u64, maxrss_pages: u64) -> Result<(), Errno> {
+    let mut r = Rusage { utime: Timeval { sec: (cpu_ns / 1_000_000_000) as i64, usec: ((cpu_ns / 1000) % 1_000_000) as i64 }, ..Default::default() };
+    r.rest[0] = (maxrss_pages * 4) as i64;
     uaccess::write(addr, &r)
+}
+
+/// ITIMER_VIRTUAL / ITIMER_PROF of a process: expiry as process CPU time (ns; 0:
+/// disarmed) and interval. Axle does not split user from system time, so both count all
+/// CPU time; a sampling timer checks them every 10 ms while one is armed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuItimers {
+    pub timers: [(u64, u64); 2],
+    pub generation: u64,
+}
+
+const CPU_ITIMER_SAMPLE_NS: u64 = 10_000_000;
+
+/// Sets CPU-time timer `which` (0: VIRTUAL, 1: PROF); returns the old (remaining, interval).
+pub fn set_cpu_itimer(p: &Arc<Process>, which: usize, value_ns: u64, interval_ns: u64) -> (u64, u64) {
+    let now = p.cpu_time_ns();
+    let (old, gen, armed) = {
+        let mut s = p.cpu_itimers.lock();
+        let (exp, iv) = s.timers[which];
+        let old = (if exp == 0 { 0 } else { exp.saturating_sub(now).max(1) }, iv);
+        s.timers[which] = (if value_ns == 0 { 0 } else { now + value_ns }, if value_ns == 0 { 0 } else { interval_ns });
+        s.generation += 1;
+        (old, s.generation, s.timers.iter().any(|t| t.0 != 0))
+    };
+    if armed {
+        arm_cpu_sampler(p, gen);
+    }
+    old
+}
+
+/// The remaining time and interval of CPU-time timer `which`.
+pub fn get_cpu_itimer(p: &Arc<Process>, which: usize) -> (u64, u64) {
+    let now = p.cpu_time_ns();
+    let (exp, iv) = p.cpu_itimers.lock().timers[which];
+    (if exp == 0 { 0 } else { exp.saturating_sub(now).max(1) }, iv)
+}
+
+fn arm_cpu_sampler(p: &Arc<Process>, gen: u64) {
+    let w = Arc::downgrade(p);
+    rtos::time::timer::add(
+        rtos::time::now_ns() + CPU_ITIMER_SAMPLE_NS,
+        rtos::time::timer::TimerAction::Closure(alloc::boxed::Box::new(move || cpu_sample(w, gen))),
+    );
+}
+
+fn cpu_sample(w: Weak<Process>, gen: u64) {
+    let Some(p) = w.upgrade() else { return };
+    if p.is_zombie() {
+        return;
+    }
+    let now = p.cpu_time_ns();
+    let mut fire = [false; 2];
+    let keep = {
+        let mut s = p.cpu_itimers.lock();
+        if s.generation != gen {
+            return;
+        }
+        for (i, t) in s.timers.iter_mut().enumerate() {
+            if t.0 != 0 && now >= t.0 {
+                fire[i] = true;
+                t.0 = if t.1 > 0 { t.0 + t.1 } else { 0 };
+            }
+        }
+        s.timers.iter().any(|t| t.0 != 0)
+    };
+    for (i, sig) in [(0, crate::signal::SIGVTALRM), (1, crate::signal::SIGPROF)] {
+        if fire[i] {
+            crate::signal::send_to_process(&p, crate::signal::SigInfo::new(sig, crate::signal::SI_KERNEL));
+        }
+    }
+    if keep {
+        arm_cpu_sampler(&p, gen);
+    }
 }
 
 /// The ITIMER_REAL/alarm state of a process.

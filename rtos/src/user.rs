@@ -45,6 +45,11 @@ pub(crate) fn return_to_user(frame: &mut TrapFrame) {
             crate::sched::core::schedule();
         }
         hooks().return_to_user(frame);
+        if crate::sched::core::current().exit_requested() {
+            // The personality finished with this thread; no frame of it is live here.
+            crate::arch::x86_64::irq_flags::enable();
+            crate::sched::core::exit_current();
+        }
         crate::arch::x86_64::irq_flags::disable();
         if !crate::percpu::this().need_resched.load(Ordering::Relaxed) {
             return;

@@ -10,23 +10,27 @@ use super::{ExitStatus, Process, Task};
 use crate::fs::fdtable::FdTable;
 use crate::signal::{self, SigInfo};
 
+// Ending a thread never unwinds through the personality's stack frames (they hold
+// references that would leak): the cleanup below runs and returns, and the kernel core ends
+// the thread at the user boundary (`rtos::user`), where no such frames are left.
+
 /// `exit(code)`: ends the calling thread; the process ends with `code` if it was the last.
-pub fn exit_thread(code: i32) -> ! {
+pub fn exit_thread(code: i32) {
     let task = super::current_task();
-    finish(&task, ExitStatus::Exited(code & 0xff))
+    finish(&task, ExitStatus::Exited(code & 0xff));
 }
 
 /// `exit_group(code)`: ends every thread of the process.
-pub fn exit_group(code: i32) -> ! {
+pub fn exit_group(code: i32) {
     let task = super::current_task();
     signal::deliver::start_group_exit(&task.process, ExitStatus::Exited(code & 0xff));
-    exit_thread_for_group(&task)
+    exit_thread_for_group(&task);
 }
 
 /// Ends the calling thread as part of a group exit.
-pub fn exit_thread_for_group(task: &Arc<Task>) -> ! {
+pub fn exit_thread_for_group(task: &Arc<Task>) {
     let status = task.process.state.lock().group_exit.unwrap_or(ExitStatus::Exited(0));
-    finish(task, status)
+    finish(task, status);
 }
 
 /// Robust futex list entry walk (`set_robust_list`): marks futexes still held by the
@@ -68,7 +72,10 @@ fn release_robust_list(task: &Task) {
     }
 }
 
-fn finish(task: &Arc<Task>, status: ExitStatus) -> ! {
+fn finish(task: &Arc<Task>, status: ExitStatus) {
+    if task.exit_done.swap(true, Ordering::AcqRel) {
+        return;
+    }
     release_robust_list(task);
     let ctid = task.clear_child_tid.swap(0, Ordering::AcqRel);
     if ctid != 0 && crate::uaccess::write(ctid, &0u32).is_ok() {
@@ -98,11 +105,14 @@ fn finish(task: &Arc<Task>, status: ExitStatus) -> ! {
         exit_process(&p, status);
     }
     drop(p);
-    rtos::sched::core::exit_current()
+    if let Some(t) = task.thread() {
+        t.request_exit();
+    }
 }
 
 fn exit_process(p: &Arc<Process>, status: ExitStatus) {
     log::debug!("pid {} exits: {status:?}", p.pid);
+    p.sample_rss();
     let mm = p.mm();
     if mm.drop_user() {
         mm.clear();

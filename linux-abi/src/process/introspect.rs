@@ -102,6 +102,13 @@ impl Process {
             .collect()
     }
 
+    /// The resident set now (pages), also raising the high-water mark (`ru_maxrss`).
+    pub fn sample_rss(&self) -> u64 {
+        let rss = self.vm_stats().rss_pages;
+        self.maxrss_pages.fetch_max(rss, core::sync::atomic::Ordering::Relaxed);
+        self.maxrss_pages.load(core::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Memory statistics (all zero for a zombie).
     pub fn vm_stats(&self) -> VmStats {
         let mut st = VmStats::default();

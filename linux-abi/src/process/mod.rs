@@ -118,6 +118,11 @@ pub struct Process {
     pub subreaper: AtomicBool,
     /// Interval timer (ITIMER_REAL / alarm) generation, to cancel stale expiries.
     pub itimer: SpinLock<crate::time::ItimerState>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF (CPU time).
+    pub cpu_itimers: SpinLock<crate::time::CpuItimers>,
+    /// Largest resident set seen, and the largest of reaped children (pages).
+    pub maxrss_pages: AtomicU64,
+    pub children_maxrss_pages: AtomicU64,
 }
 
 /// A thread of a process.
@@ -139,6 +144,8 @@ pub struct Task {
     pub comm: SpinLock<heapless::String<16>>,
     /// Set when the thread must end at the next return to user mode.
     pub exiting: AtomicBool,
+    /// The exit cleanup ran (the kernel core ends the thread on its way out).
+    pub exit_done: AtomicBool,
     /// The syscall restart block for `restart_syscall` (nanosleep remaining time).
     pub restart: SpinLock<Option<crate::time::RestartBlock>>,
 }
@@ -181,6 +188,9 @@ impl Process {
             dumpable: AtomicU32::new(1),
             subreaper: AtomicBool::new(false),
             itimer: SpinLock::new(crate::time::ItimerState::default()),
+            cpu_itimers: SpinLock::new(crate::time::CpuItimers::default()),
+            maxrss_pages: AtomicU64::new(0),
+            children_maxrss_pages: AtomicU64::new(0),
         });
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
@@ -256,6 +266,7 @@ impl Task {
             vfork_done: SpinLock::new(None),
             comm: SpinLock::new(heapless::String::new()),
             exiting: AtomicBool::new(false),
+            exit_done: AtomicBool::new(false),
             restart: SpinLock::new(None),
         });
         TASKS.lock().insert(tid, Arc::downgrade(&t));

@@ -37,6 +37,7 @@ pub struct Found {
     pub code: i32,
     pub value: i32,
     pub cpu_ns: u64,
+    pub maxrss_pages: u64,
 }
 
 fn matches(c: &Process, which: Which) -> bool {
@@ -70,10 +71,12 @@ pub fn wait_child(which: Which, options: u32) -> Result<Option<Found>, Errno> {
                     };
                     drop(cs);
                     let cpu_ns = c.cpu_time_ns() + c.children_cpu_ns.load(Ordering::Relaxed);
-                    let found = Found { pid: c.pid, status: st.wait_status(), code, value, cpu_ns };
+                    let maxrss_pages = c.maxrss_pages.load(Ordering::Relaxed).max(c.children_maxrss_pages.load(Ordering::Relaxed));
+                    let found = Found { pid: c.pid, status: st.wait_status(), code, value, cpu_ns, maxrss_pages };
                     if options & WNOWAIT == 0 {
                         s.children.retain(|x| !Arc::ptr_eq(x, c));
                         me.children_cpu_ns.fetch_add(cpu_ns, Ordering::Relaxed);
+                        me.children_maxrss_pages.fetch_max(maxrss_pages, Ordering::Relaxed);
                     }
                     return Some(Ok(Some(found)));
                 }
@@ -83,13 +86,13 @@ pub fn wait_child(which: Which, options: u32) -> Result<Option<Found>, Errno> {
                     if options & WNOWAIT == 0 {
                         cs.job_event = None;
                     }
-                    return Some(Ok(Some(Found { pid: c.pid, status: (sig << 8) | 0x7f, code: signal::CLD_STOPPED, value: sig, cpu_ns: 0 })));
+                    return Some(Ok(Some(Found { pid: c.pid, status: (sig << 8) | 0x7f, code: signal::CLD_STOPPED, value: sig, cpu_ns: 0, maxrss_pages: 0 })));
                 }
                 Some(JobEvent::Continued) if want_cont => {
                     if options & WNOWAIT == 0 {
                         cs.job_event = None;
                     }
-                    return Some(Ok(Some(Found { pid: c.pid, status: 0xffff, code: signal::CLD_CONTINUED, value: signal::SIGCONT, cpu_ns: 0 })));
+                    return Some(Ok(Some(Found { pid: c.pid, status: 0xffff, code: signal::CLD_CONTINUED, value: signal::SIGCONT, cpu_ns: 0, maxrss_pages: 0 })));
                 }
                 _ => {}
             }
@@ -121,7 +124,7 @@ pub fn wait4(pid: i32, status_ptr: u64, options: u32, rusage: u64) -> SysResult 
         Some(f) => {
             crate::uaccess::write_opt(status_ptr, &f.status)?;
             if rusage != 0 {
-                crate::time::write_rusage(rusage, f.cpu_ns)?;
+                crate::time::write_rusage(rusage, f.cpu_ns, f.maxrss_pages)?;
             }
             Ok(f.pid as usize)
         }
@@ -162,7 +165,7 @@ pub fn waitid(idtype: u32, id: i64, infop: u64, options: u32, rusage: u64) -> Sy
         crate::uaccess::write(infop, &info)?;
     }
     if rusage != 0 {
-        crate::time::write_rusage(rusage, found.map_or(0, |f| f.cpu_ns))?;
+        crate::time::write_rusage(rusage, found.map_or(0, |f| f.cpu_ns), found.map_or(0, |f| f.maxrss_pages))?;
     }
     Ok(0)
 }

@@ -117,8 +117,12 @@ fn wait_while_stopped(task: &Arc<crate::process::Task>) {
 pub fn return_to_user(frame: &mut TrapFrame) {
     let Some(task) = process::try_current_task() else { return };
     loop {
+        if task.exit_done.load(Ordering::Acquire) {
+            return;
+        }
         if task.exiting.load(Ordering::Acquire) {
             process::exit::exit_thread_for_group(&task);
+            return;
         }
         if task.process.state.lock().stopped {
             wait_while_stopped(&task);
@@ -195,15 +199,19 @@ pub fn user_fault(frame: &mut TrapFrame, fault: rtos::arch::x86_64::trap::UserFa
         16 | 19 => (SIGFPE, 0, frame.rip),
         17 => (SIGBUS, BUS_ADRERR, frame.rip),
         14 => {
-            let access = if fault.error_code & 1 != 0 { SEGV_ACCERR } else { SEGV_MAPERR };
-            let space = task.process.mm();
-            let bus = fault.address < rtos::mm::layout::USER_END
-                && space.handle_fault(fault.address, rtos::mm::FaultAccess { write: fault.error_code & 2 != 0, exec: fault.error_code & 16 != 0, present: fault.error_code & 1 != 0 })
-                    == Err(rtos::mm::addrspace::FaultError::Bus);
-            if bus {
-                (SIGBUS, BUS_ADRERR, fault.address)
+            use rtos::mm::addrspace::FaultError;
+            // Linux: ACCERR when a mapping covers the address but forbids the access,
+            // MAPERR when nothing is mapped there (always for kernel addresses).
+            let cause = if fault.address < rtos::mm::layout::USER_END {
+                let access = rtos::mm::FaultAccess { write: fault.error_code & 2 != 0, exec: fault.error_code & 16 != 0, present: fault.error_code & 1 != 0 };
+                task.process.mm().handle_fault(fault.address, access).err()
             } else {
-                (SIGSEGV, access, fault.address)
+                Some(FaultError::Unmapped)
+            };
+            match cause {
+                Some(FaultError::Bus) => (SIGBUS, BUS_ADRERR, fault.address),
+                Some(FaultError::Access) => (SIGSEGV, SEGV_ACCERR, fault.address),
+                _ => (SIGSEGV, SEGV_MAPERR, fault.address),
             }
         }
         _ => (SIGSEGV, SI_KERNEL, 0),

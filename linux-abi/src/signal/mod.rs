@@ -297,6 +297,10 @@ pub fn default_action(sig: i32) -> DefaultAction {
 }
 
 fn ignored(p: &Process, task: &Task, sig: i32) -> bool {
+    // A blocked signal is never ignored: the handler may change before it is unblocked.
+    if task.sig.lock().mask.has(sig) {
+        return false;
+    }
     let a = task.sighand().get(sig);
     // Like Linux, init (pid 1) only receives signals it has handlers for.
     a.handler == SIG_IGN || (a.handler == SIG_DFL && (default_action(sig) == DefaultAction::Ignore || p.pid == 1))

@@ -77,6 +77,7 @@ pub fn mmap(a: Args) -> SysResult {
         if shared {
             // Shared anonymous memory: one page store, shared across fork.
             let store: Arc<dyn rtos::mm::addrspace::MemObject> = Arc::new(crate::fs::ramfs::StoreObject(rtos::mm::pagestore::PageStore::new(len)));
+            vflags |= VmFlags::MAYWRITE;
             (Some(store), VmaName::File(0, 0, Arc::from("/dev/zero (deleted)")))
         } else {
             (None, VmaName::None)
@@ -90,6 +91,9 @@ pub fn mmap(a: Args) -> SysResult {
             return Err(Errno::EACCES);
         }
         let obj = file.ops.mem_object().ok_or(Errno::ENODEV)?;
+        if file.writable() {
+            vflags |= VmFlags::MAYWRITE;
+        }
         let name = match file.ops.inode() {
             Some(i) => {
                 let st = i.stat();
@@ -149,7 +153,11 @@ pub fn mprotect(a: Args) -> SysResult {
     }
     let mm = current_process().mm();
     let mut inner = mm.lock();
-    // A shared mapping of a read-only file cannot become writable.
+    // A shared mapping of a file not opened for writing cannot become writable.
+    let end = addr.saturating_add(page_align_up(len));
+    if prot & 2 != 0 && inner.vmas.iter().any(|(s, e, v)| s < end && addr < e && v.flags.contains(VmFlags::SHARED) && v.object.is_some() && !v.flags.contains(VmFlags::MAYWRITE)) {
+        return Err(Errno::EACCES);
+    }
     mm.protect(&mut inner, addr, len, Prot::from_bits_truncate(prot)).map_err(|e| match e {
         MapError::NoSpace => Errno::ENOMEM,
         other => map_err(other),

@@ -219,11 +219,13 @@ pub fn execveat(a: Args, frame: &mut TrapFrame) -> SysResult {
 }
 
 pub fn exit(a: Args) -> SysResult {
-    crate::process::exit::exit_thread(a.i(0))
+    crate::process::exit::exit_thread(a.i(0));
+    Ok(0)
 }
 
 pub fn exit_group(a: Args) -> SysResult {
-    crate::process::exit::exit_group(a.i(0))
+    crate::process::exit::exit_group(a.i(0));
+    Ok(0)
 }
 
 pub fn wait4(a: Args) -> SysResult {
@@ -477,11 +479,9 @@ pub fn futex(a: Args) -> SysResult {
         }
         FUTEX_WAKE => wake(&mm, uaddr, a.us(2).min(i32::MAX as usize), FUTEX_BITSET_MATCH_ANY, private),
         FUTEX_WAKE_BITSET => wake(&mm, uaddr, a.us(2).min(i32::MAX as usize), a.u32(5), private),
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE if (val as i32) < 0 || (a.u(3) as u32 as i32) < 0 => Err(Errno::EINVAL),
         FUTEX_REQUEUE => requeue(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, None, private),
         FUTEX_CMP_REQUEUE => {
-            if (val as i32) < 0 || (a.u(3) as u32 as i32) < 0 {
-                return Err(Errno::EINVAL);
-            }
             requeue(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, Some(a.u32(5)), private)
         }
         FUTEX_WAKE_OP => wake_op(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, a.u32(5), private),

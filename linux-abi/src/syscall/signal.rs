@@ -31,6 +31,8 @@ pub fn rt_sigaction(a: Args) -> SysResult {
     let old = h.get(sig);
     if let Some(mut n) = new {
         n.mask = n.mask.blockable();
+        // Unknown flag bits are cleared (Linux 5.11+), so programs can probe support.
+        n.flags &= SA_NOCLDSTOP | SA_NOCLDWAIT | SA_SIGINFO | SA_RESTORER | SA_ONSTACK | SA_RESTART | SA_NODEFER | SA_RESETHAND;
         h.actions.lock()[(sig - 1) as usize] = n;
         // Setting SIG_IGN (or default-ignore) discards the pending signal everywhere.
         if n.handler == SIG_IGN || (n.handler == SIG_DFL && default_action(sig) == DefaultAction::Ignore) {

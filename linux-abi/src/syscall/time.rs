@@ -76,7 +76,7 @@ pub fn clock_nanosleep(a: Args) -> SysResult {
     let clock = a.i(0);
     match clock {
         CLOCK_REALTIME | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_TAI | CLOCK_PROCESS_CPUTIME_ID => {}
-        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
+        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EOPNOTSUPP),
         c if clock_now(c).is_err() => return Err(Errno::EINVAL),
         _ => return Err(Errno::EOPNOTSUPP),
     }
@@ -132,12 +132,12 @@ pub fn setitimer(a: Args) -> SysResult {
     }
     let new: Itimerval = if a.u(1) != 0 { uaccess::read(a.u(1))? } else { Itimerval::default() };
     let (v, i) = (tv_ns(new.value)?, tv_ns(new.interval)?);
-    if which != ITIMER_REAL {
-        // CPU-time interval timers are not implemented.
-        let _ = ITIMER_VIRTUAL;
-        return Err(Errno::ENOSYS);
-    }
-    let (old_v, old_i) = set_itimer(&current_process(), v, i);
+    let p = current_process();
+    let (old_v, old_i) = match which {
+        ITIMER_REAL => set_itimer(&p, v, i),
+        ITIMER_VIRTUAL => set_cpu_itimer(&p, 0, v, i),
+        _ => set_cpu_itimer(&p, 1, v, i),
+    };
     if a.u(2) != 0 {
         uaccess::write(a.u(2), &Itimerval { interval: ns_tv(old_i), value: ns_tv(old_v) })?;
     }
@@ -145,10 +145,16 @@ pub fn setitimer(a: Args) -> SysResult {
 }
 
 pub fn getitimer(a: Args) -> SysResult {
-    if a.i(0) != 0 {
-        return if (1..=2).contains(&a.i(0)) { Err(Errno::ENOSYS) } else { Err(Errno::EINVAL) };
-    }
     let p = current_process();
+    match a.i(0) {
+        0 => {}
+        w @ 1..=2 => {
+            let (left, iv) = get_cpu_itimer(&p, (w - 1) as usize);
+            uaccess::write(a.u(1), &Itimerval { interval: ns_tv(iv), value: ns_tv(left) })?;
+            return Ok(0);
+        }
+        _ => return Err(Errno::EINVAL),
+    }
     let s = *p.itimer.lock();
     let left = if s.expires_ns == 0 { 0 } else { s.expires_ns.saturating_sub(rtos::time::now_ns()).max(1) };
     uaccess::write(a.u(1), &Itimerval { interval: ns_tv(s.interval_ns), value: ns_tv(left) })?;
@@ -183,12 +189,12 @@ pub fn getrusage(a: Args) -> SysResult {
     const RUSAGE_CHILDREN: i32 = -1;
     const RUSAGE_THREAD: i32 = 1;
     let p = current_process();
-    let ns = match a.i(0) {
-        RUSAGE_SELF => p.cpu_time_ns(),
-        RUSAGE_CHILDREN => p.children_cpu_ns.load(core::sync::atomic::Ordering::Relaxed),
-        RUSAGE_THREAD => rtos::sched::core::current().cpu_time_ns(),
+    let (ns, rss) = match a.i(0) {
+        RUSAGE_SELF => (p.cpu_time_ns(), p.sample_rss()),
+        RUSAGE_CHILDREN => (p.children_cpu_ns.load(core::sync::atomic::Ordering::Relaxed), p.children_maxrss_pages.load(core::sync::atomic::Ordering::Relaxed)),
+        RUSAGE_THREAD => (rtos::sched::core::current().cpu_time_ns(), p.sample_rss()),
         _ => return Err(Errno::EINVAL),
     };
-    write_rusage(a.u(1), ns)?;
+    write_rusage(a.u(1), ns, rss)?;
     Ok(0)
 }

@@ -44,6 +44,8 @@ bitflags! {
         const WIPEONFORK = 16;
         /// The main stack: grows down on faults below it, within `Inner::stack_limit`.
         const GROWSDOWN = 32;
+        /// A shared mapping that may become writable (its file was opened for writing).
+        const MAYWRITE = 64;
     }
 }
 
@@ -182,6 +184,11 @@ fn pfn_of(pte: u64) -> Pfn {
     (pte & ADDR_MASK) / PAGE_SIZE
 }
 
+/// Whether an entry owns a frame: present, or kept inaccessible under PROT_NONE.
+fn holds_frame(pte: u64) -> bool {
+    pte & (Pte::PRESENT.bits() | Pte::PROTNONE.bits()) != 0
+}
+
 impl AddressSpace {
     /// An empty address space.
     pub fn new() -> Result<Arc<Self>, MapError> {
@@ -288,7 +295,7 @@ impl AddressSpace {
             let mut pt = self.pt.lock();
             for (s, e, _) in &removed {
                 pt.for_each_leaf(*s, *e, |_, pte| {
-                    if *pte & Pte::PRESENT.bits() != 0 {
+                    if holds_frame(*pte) {
                         frames.push(pfn_of(*pte));
                     }
                     *pte = 0;
@@ -309,7 +316,7 @@ impl AddressSpace {
         let _ = inner;
         let mut frames = Vec::new();
         self.pt.lock().for_each_leaf(addr, end, |_, pte| {
-            if *pte & Pte::PRESENT.bits() != 0 {
+            if holds_frame(*pte) {
                 frames.push(pfn_of(*pte));
             }
             *pte = 0;
@@ -330,7 +337,7 @@ impl AddressSpace {
         {
             let mut pt = self.pt.lock();
             pt.for_each_leaf(addr, end, |_, pte| {
-                if *pte & Pte::PRESENT.bits() == 0 {
+                if !holds_frame(*pte) {
                     return;
                 }
                 let cow = *pte & Pte::COW.bits() != 0;
@@ -340,7 +347,10 @@ impl AddressSpace {
                     f.remove(Pte::WRITABLE);
                     f |= Pte::COW;
                 }
-                *pte = (*pte & ADDR_MASK) | (f | Pte::PRESENT).bits();
+                // x86 cannot make a present page unreadable: PROT_NONE keeps the frame in
+                // a not-present entry.
+                f |= if prot.is_empty() { Pte::PROTNONE } else { Pte::PRESENT };
+                *pte = (*pte & ADDR_MASK) | f.bits();
             });
         }
         inner.vmas.merge_around(addr, end);
@@ -481,10 +491,10 @@ impl AddressSpace {
                     frame::copy(new, src);
                     frame::put(src);
                     (new, flags)
-                } else if vma.prot.contains(Prot::WRITE) {
-                    (src, (flags - Pte::WRITABLE) | Pte::COW)
                 } else {
-                    (src, flags)
+                    // The object's own page, read-only until a write copies it (also after
+                    // a later mprotect to PROT_WRITE).
+                    (src, (flags - Pte::WRITABLE) | Pte::COW)
                 }
             }
         };
@@ -562,17 +572,21 @@ impl AddressSpace {
                 let shared = vma.flags.contains(VmFlags::SHARED);
                 let mut failed = false;
                 pt.for_each_leaf(s, e, |va, pte| {
-                    if *pte & Pte::PRESENT.bits() == 0 || failed {
+                    if !holds_frame(*pte) || failed {
                         return;
                     }
                     let pfn = pfn_of(*pte);
-                    if !shared && *pte & Pte::WRITABLE.bits() != 0 {
+                    // Every private page is shared copy-on-write (an mprotect may make it
+                    // writable later; the COW bit keeps it read-only until copied).
+                    if !shared {
                         *pte = (*pte & !Pte::WRITABLE.bits()) | Pte::COW.bits();
                     }
                     frame::get(pfn);
-                    if cpt.map(va, pfn * PAGE_SIZE, Pte::from_bits_retain(*pte & !ADDR_MASK)).is_err() {
+                    if cpt.map(va, pfn * PAGE_SIZE, Pte::empty()).is_err() {
                         frame::put(pfn);
                         failed = true;
+                    } else {
+                        cpt.set(va, *pte);
                     }
                 });
                 if failed {
@@ -640,7 +654,7 @@ impl AddressSpace {
     pub fn resident_pages(&self, start: u64, end: u64) -> u64 {
         let mut n = 0;
         self.pt.lock().for_each_leaf(start, end, |_, pte| {
-            if *pte & Pte::PRESENT.bits() != 0 {
+            if holds_frame(*pte) {
                 n += 1;
             }
         });
@@ -650,7 +664,7 @@ impl AddressSpace {
     /// The physical frame behind a user address, if mapped (futex keys).
     pub fn translate(&self, addr: u64) -> Option<Pfn> {
         let pte = self.pt.lock().get(page_align_down(addr));
-        (pte & Pte::PRESENT.bits() != 0).then(|| pfn_of(pte))
+        holds_frame(pte).then(|| pfn_of(pte))
     }
 }
 
@@ -659,7 +673,7 @@ impl Drop for AddressSpace {
         let mut frames = Vec::new();
         let pt = self.pt.get_mut();
         pt.for_each_leaf(0, USER_END, |_, pte| {
-            if *pte & Pte::PRESENT.bits() != 0 {
+            if holds_frame(*pte) {
                 frames.push(pfn_of(*pte));
             }
             *pte = 0;

@@ -86,6 +86,7 @@ pub struct Thread {
     pub(crate) cpu: AtomicU32,
     pub(crate) sched: UnsafeCell<SchedState>,
     interrupt: AtomicBool,
+    exit_requested: AtomicBool,
     fpu: Option<FpuArea>,
     pub(crate) fs_base: AtomicU64,
     pub(crate) cr3: AtomicU64,
@@ -139,6 +140,7 @@ impl Thread {
                 is_idle_thread: false,
             }),
             interrupt: AtomicBool::new(false),
+            exit_requested: AtomicBool::new(false),
             fpu,
             fs_base: AtomicU64::new(0),
             cr3: AtomicU64::new(0),
@@ -293,6 +295,16 @@ impl Thread {
         }
         crate::arch::x86_64::irq_flags::restore(irq);
         old
+    }
+
+    /// Asks that this (user) thread end instead of returning to user mode.
+    pub fn request_exit(&self) {
+        self.exit_requested.store(true, Ordering::Release);
+    }
+
+    /// Whether the thread is to end at the user boundary.
+    pub fn exit_requested(&self) -> bool {
+        self.exit_requested.load(Ordering::Acquire)
     }
 
     /// Marks that a signal (or similar event) should interrupt interruptible waits.

@@ -9,6 +9,9 @@
 //! CPU, or one where a user thread is running) reports `idle_ns`; any other reports the
 //! larger of the two. The idle threads are found once at boot by a timer callback on each
 //! CPU, which runs in interrupt context on top of the idle thread when the CPU is idle.
+//! (A CPU running a kernel thread is taken for idle; the reported idle and busy times are
+//! kept from going backwards.) An `rtos` accessor giving a CPU's idle time including the
+//! current idle period would replace all this.
 //!
 //! Load average: a kernel thread samples the number of runnable user threads every 5 s
 //! and folds it into Linux's fixed-point exponentially damped 1/5/15-minute averages
@@ -43,47 +46,60 @@ pub fn online_mask() -> u64 {
 // Idle time
 
 static IDLE_THREADS: SpinLock<[Option<Arc<Thread>>; MAX_CPUS]> = SpinLock::new([const { None }; MAX_CPUS]);
-/// The last idle time reported per CPU, so the reported value never goes backwards.
+/// The last idle and busy times reported per CPU: neither ever goes backwards, even when
+/// an estimate was off (their sum may then exceed the elapsed time a little).
 static LAST_IDLE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
+static LAST_BUSY: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 
-/// Timer callback (interrupt context) on CPU `cpu`: records the idle thread if it is the
-/// one interrupted.
-fn capture_idle(cpu: u64) {
-    let cur = rtos::sched::core::current_arc();
+/// Attempts at catching a CPU idle, 1 ms apart (10 s), before giving up on it.
+const CAPTURE_TRIES: u64 = 10_000;
+
+/// Timer callback (interrupt context) on CPU `arg & 0xff`, attempt `arg >> 8`: records
+/// the CPU's idle thread if that is the thread interrupted, else tries again 1 ms later.
+fn capture_idle(arg: u64) {
+    let (cpu, tries) = (arg & 0xff, arg >> 8);
     let here = u64::from(percpu::this().id);
-    if here == cpu && !cur.is_user() && cur.name().as_str() == "idle" && u64::from(cur.cpu()) == cpu {
+    if here != cpu {
+        return;
+    }
+    let cur = rtos::sched::core::current_arc();
+    if !cur.is_user() && cur.name().as_str() == "idle" && u64::from(cur.cpu()) == cpu {
         let mut t = IDLE_THREADS.lock();
         if t[cpu as usize].is_none() {
             t[cpu as usize] = Some(cur);
         }
+    } else if tries < CAPTURE_TRIES {
+        let next = rtos::time::now_ns() + 1_000_000;
+        rtos::time::timer::add(next, rtos::time::timer::TimerAction::Call(capture_idle, cpu | ((tries + 1) << 8)));
     }
 }
 
 /// Finds every CPU's idle thread: moves the calling kernel thread to each CPU in turn
-/// and arms a timer there that fires while the CPU idles. Gives up on a CPU that stays
-/// busy (its idle time then comes from `idle_ns` alone).
+/// and arms a timer there, which keeps trying until it fires while the CPU idles. A CPU
+/// that never idles keeps `idle_ns` alone as its idle time.
 fn find_idle_threads() {
     let me = rtos::sched::core::current_arc();
-    for _round in 0..20 {
-        let missing: Vec<u32> = percpu::all().map(|c| c.id).filter(|&id| IDLE_THREADS.lock()[id as usize].is_none()).collect();
-        if missing.is_empty() {
-            break;
-        }
-        for id in missing {
-            rtos::sched::core::set_params(&me, None, Some(1u64 << id));
-            rtos::sched::core::yield_now();
-            if percpu::this().id != id {
+    let mut armed = 0u64;
+    for _round in 0..10 {
+        for c in percpu::all() {
+            if armed & (1 << c.id) != 0 {
                 continue;
             }
-            let now = rtos::time::now_ns();
-            rtos::time::timer::add(now + 1_000_000, rtos::time::timer::TimerAction::Call(capture_idle, u64::from(id)));
-            let _ = rtos::sync::sleep_until(now + 3_000_000, false);
+            rtos::sched::core::set_params(&me, None, Some(1u64 << c.id));
+            rtos::sched::core::yield_now();
+            if percpu::this().id == c.id {
+                let next = rtos::time::now_ns() + 1_000_000;
+                rtos::time::timer::add(next, rtos::time::timer::TimerAction::Call(capture_idle, u64::from(c.id)));
+                armed |= 1 << c.id;
+            }
         }
-        let _ = rtos::sync::sleep_until(rtos::time::now_ns() + 50_000_000, false);
+        if armed == online_mask() {
+            break;
+        }
+        let _ = rtos::sync::sleep_until(rtos::time::now_ns() + 10_000_000, false);
     }
     rtos::sched::core::set_params(&me, None, Some(u64::MAX));
     rtos::sched::core::yield_now();
-    log::info!("procfs: idle threads found: {:?}", IDLE_THREADS.lock().iter().take(percpu::online()).map(|t| t.is_some()).collect::<Vec<_>>());
 }
 
 /// CPUs where a user thread is running now.
@@ -101,23 +117,24 @@ fn busy_cpus() -> u64 {
     m
 }
 
-/// Idle and total nanoseconds of every online CPU, by CPU id.
+/// Idle and busy nanoseconds of every online CPU, by CPU id.
 pub fn cpu_times() -> Vec<(u32, u64, u64)> {
     let now = rtos::time::now_ns();
-    let busy = busy_cpus() | (1u64 << percpu::this().id);
+    let busy_mask = busy_cpus() | (1u64 << percpu::this().id);
     let idle_threads: Vec<Option<Arc<Thread>>> = IDLE_THREADS.lock().iter().cloned().collect();
     percpu::all()
         .map(|c: &PerCpu| {
             let id = c.id as usize;
             let mut idle = c.idle_ns.load(Ordering::Relaxed);
-            if busy & (1 << id) == 0 {
+            if busy_mask & (1 << id) == 0 {
                 if let Some(t) = &idle_threads[id] {
                     idle = idle.max(t.cpu_time_ns());
                 }
             }
             let idle = idle.min(now);
-            let prev = LAST_IDLE[id].fetch_max(idle, Ordering::Relaxed);
-            (c.id, idle.max(prev).min(now), now)
+            let idle = idle.max(LAST_IDLE[id].fetch_max(idle, Ordering::Relaxed)).min(now);
+            let busy = (now - idle).max(LAST_BUSY[id].fetch_max(now - idle, Ordering::Relaxed));
+            (c.id, idle, busy)
         })
         .collect()
 }

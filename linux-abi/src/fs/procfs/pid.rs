@@ -491,8 +491,12 @@ const FILES: &[(&str, u32, Gen)] = &[
     ("wchan", 0o444, gen_wchan),
 ];
 
+/// Renames a thread; only threads of the writer's own process (Linux: `EINVAL`).
 fn write_comm(t: &Target, data: &[u8]) -> Result<usize, Errno> {
     let p = t.process()?;
+    if crate::process::try_current_task().is_none_or(|me| me.process.pid != p.pid) {
+        return Err(Errno::EINVAL);
+    }
     let task = t.task(&p)?.ok_or(Errno::ESRCH)?;
     task.set_comm(&data[..data.len().min(15)]);
     Ok(data.len())

@@ -208,14 +208,11 @@ fn boot_time_s() -> i64 {
 /// `/proc/stat`. Busy time is not split into user and system time: it all shows as user.
 fn stat() -> String {
     let times = cpu::cpu_times();
-    let line = |name: &str, idle: u64, total: u64| {
-        let busy = ticks(total.saturating_sub(idle));
-        format!("{name} {busy} 0 0 {} 0 0 0 0 0 0\n", ticks(idle))
-    };
-    let (idle_sum, total_sum) = times.iter().fold((0, 0), |a, t| (a.0 + t.1, a.1 + t.2));
-    let mut s = line("cpu ", idle_sum, total_sum);
-    for (id, idle, total) in &times {
-        s.push_str(&line(&format!("cpu{id}"), *idle, *total));
+    let line = |name: &str, idle: u64, busy: u64| format!("{name} {} 0 0 {} 0 0 0 0 0 0\n", ticks(busy), ticks(idle));
+    let (idle_sum, busy_sum) = times.iter().fold((0, 0), |a, t| (a.0 + t.1, a.1 + t.2));
+    let mut s = line("cpu ", idle_sum, busy_sum);
+    for (id, idle, busy) in &times {
+        s.push_str(&line(&format!("cpu{id}"), *idle, *busy));
     }
     let intr: u64 = rtos::percpu::all().map(|c| c.irq_count.load(Ordering::Relaxed)).sum();
     let ctxt: u64 = rtos::percpu::all().map(rtos::sched::core::switches).sum();

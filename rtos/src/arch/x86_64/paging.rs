@@ -26,6 +26,8 @@ bitflags! {
         const COW = 1 << 9;
         /// Software: a page of a shared mapping.
         const SHARED = 1 << 10;
+        /// Software: a page kept (not present) under PROT_NONE; it still owns its frame.
+        const PROTNONE = 1 << 11;
         const NO_EXECUTE = 1 << 63;
     }
 }
