@@ -12,6 +12,7 @@ mod process;
 mod sched;
 mod signal;
 mod time;
+pub mod trace;
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -92,6 +93,9 @@ pub fn dispatch(frame: &mut TrapFrame) {
     frame.error_code = nr;
     let a = Args([frame.rdi, frame.rsi, frame.rdx, frame.r10, frame.r8, frame.r9]);
     let r = call(nr, a, frame);
+    if trace::active() {
+        trace::log_call(nr, &a, &r);
+    }
     frame.rax = match r {
         Ok(v) => v as u64,
         Err(Errno::ENOSYS) => {
