@@ -10,5 +10,7 @@
 pub mod acpi;
 pub mod cmos;
 pub mod debug_exit;
+pub mod pci;
 pub mod pit;
 pub mod uart16550;
+pub mod virtio;

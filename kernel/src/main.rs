@@ -11,6 +11,7 @@
 
 extern crate alloc;
 
+mod nettest;
 mod selftest;
 
 use alloc::vec::Vec;
@@ -28,8 +29,16 @@ fn kernel_main(boot: &'static BootInfo) {
         board::debug_exit::qemu_exit(0);
         return;
     }
+    if cmd.has("nettest") {
+        return nettest::run(boot);
+    }
     if let Some(kind) = cmd.get("crashtest") {
         rtos::panic::crash_test(kind);
+    }
+    if cmd.has("strace") {
+        linux_abi::syscall::trace::enable(None);
+    } else if let Some(name) = cmd.get("strace") {
+        linux_abi::syscall::trace::enable(Some(name));
     }
     let initrd = boot.modules.first().map(|m| rtos::mm::phys_bytes(m.start, m.size)).unwrap_or(&[]);
     match linux_abi::init(initrd) {

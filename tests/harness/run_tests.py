@@ -9,8 +9,8 @@ runs every test declared in tests/harness/tests.toml:
    docs/run-interface.md:
 
        tools/run-qemu --result R.json --smp N --add STAGE --timeout T [--mem M]
-                      [--append "W1 W2"] [--accel A] [--kernel K] [--initrd I]
-                      -- /add/PROG ARGS...
+                      [--append "W1 W2"] [--net user] [--accel A] [--kernel K]
+                      [--initrd I] -- /add/PROG ARGS...
 
 A test may use a fixture: a directory ~/.cache/axle/stage/fixtures/NAME holding
 the staged programs plus files made by a generator command run on the host; it
@@ -95,11 +95,13 @@ class TestSpec:
     append: tuple[str, ...] = ()  # extra kernel command-line words (runner --append)
     kernel_fault: bool = False  # the Axle run must end in a kernel fault
     fixture: Fixture | None = None
+    net: str | None = None  # the runner's --net (guest network), None: the runner's default
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
 TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
-             "append", "kernel_fault", "fixture"}
+             "append", "kernel_fault", "fixture", "net"}
+NET_MODES = ("none", "user")  # the runner's --net choices
 FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -235,6 +237,11 @@ def parse_tests(data: dict) -> list[TestSpec]:
         else:
             host = merged.get("host", True)
             _check_type(where, "host", host, bool)
+        net = raw.get("net")
+        if net is not None:
+            _check_type(where, "net", net, str)
+            if net not in NET_MODES:
+                raise ConfigError(f"{where}: 'net' must be one of {', '.join(NET_MODES)}: {net!r}")
         fixture = None
         if "fixture" in raw:
             _check_type(where, "fixture", raw["fixture"], str)
@@ -256,6 +263,7 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 append=_append_words(where, raw.get("append", [])),
                 kernel_fault=kernel_fault,
                 fixture=fixture,
+                net=net,
             )
         )
     return specs
@@ -471,6 +479,8 @@ def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, o
         cmd += ["--mem", spec.mem]
     if spec.append:
         cmd += ["--append", " ".join(spec.append)]
+    if spec.net:
+        cmd += ["--net", spec.net]
     if opts.accel:
         cmd += ["--accel", opts.accel]
     if opts.kernel:

@@ -51,6 +51,7 @@ CMD_VIA_SHELL = False
 
 GUEST_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/add"
 LOG_LEVELS = ("error", "warn", "info", "debug", "trace")
+NET_MODES = ("none", "user")
 DEFAULT_LOG = "warn"
 
 # Exit statuses of the runner besides the command's own.
@@ -148,6 +149,7 @@ class RunConfig:
     qemu: str = dataclasses.field(default_factory=qemu_binary)
     qemu_args: list[str] = dataclasses.field(default_factory=list)
     verbose: bool = False
+    net: str = "none"  # "none" or "user" (see net_args)
 
     def cmdline(self) -> str:
         words = [f"log={self.log}"]
@@ -159,6 +161,16 @@ class RunConfig:
 def _qpath(path: Path) -> str:
     """A path inside a QEMU option string (commas are doubled)."""
     return str(path).replace(",", ",,")
+
+
+def net_args(mode: str) -> list[str]:
+    """QEMU's network options: none, or "user": QEMU user networking (slirp; the guest is
+    10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3) on a virtio-net-pci card."""
+    if mode == "user":
+        return ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
+    if mode == "none":
+        return ["-net", "none"]
+    raise ValueError(f"unknown network mode {mode!r}")
 
 
 def serial_chardev(cfg: RunConfig, stdin_is_tty: bool) -> str:
@@ -186,7 +198,7 @@ def qemu_command(cfg: RunConfig, initrd: Path | None, status_sock: Path, stdin_i
         cmd += ["-initrd", str(initrd)]
     cmd += [
         "-append", cfg.cmdline(),
-        "-display", "none", "-no-reboot", "-net", "none",
+        "-display", "none", "-no-reboot", *net_args(cfg.net),
         "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         "-chardev", f"socket,id=status,path={_qpath(status_sock)}",
         "-device", "isa-debugcon,iobase=0x4f0,chardev=status",
@@ -770,6 +782,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--initrd", type=Path, help=f"base initramfs (default {default_initrd()})")
     p.add_argument("--log", choices=LOG_LEVELS, default=DEFAULT_LOG, help=f"kernel log level (default {DEFAULT_LOG})")
     p.add_argument("--append", default="", metavar="EXTRA", help="extra kernel command line words, e.g. selftest")
+    p.add_argument("--net", choices=NET_MODES, default="none",
+                   help="guest network: none (default) or user (QEMU user networking on a virtio-net-pci card: "
+                        "guest 10.0.2.15, gateway 10.0.2.2)")
     p.add_argument("--command", metavar="STRING",
                    help="the command as one string (make's CMD): split with shell-like rules into argv "
                         "(later: run by /bin/sh -c); empty = no command")
@@ -851,7 +866,7 @@ def main(argv: list[str] | None = None) -> int:
             kernel=kernel, initrd=initrd, smp=args.smp, mem=args.mem, accel=accel, log=args.log, append=append,
             argv=cmd_argv, add=args.add.resolve() if args.add else None, timeout_s=args.timeout or None,
             interactive=cmd_argv is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
-            verbose=args.verbose,
+            verbose=args.verbose, net=args.net,
         )
         if cfg.interactive:
             say("interactive console: Ctrl-A x quits QEMU, Ctrl-A h lists the other keys")
