@@ -8,6 +8,9 @@
 #   SMP          number of CPUs                                      (default 2)
 #   MEM          guest memory, QEMU syntax                           (default 2G)
 #   ACCEL        auto | kvm | tcg; auto = KVM only if its probe passes (default auto)
+#   NET          run-qemu's network: user (QEMU user networking: guest 10.0.2.15, host 10.0.2.2)
+#                or none                                             (default user)
+#   FWD          host ports forwarded into the guest, e.g. FWD=tcp:8080 or "tcp:18080:8080 udp:5353"
 #   LOG          kernel log level: error warn info debug trace       (default warn)
 #   APPEND       extra kernel command line words (e.g. selftest)
 #   TIMEOUT      seconds before a run-qemu run is stopped (status 124); 0 = none (default 0)
@@ -30,6 +33,8 @@ ADD ?=
 SMP ?= 2
 MEM ?= 2G
 ACCEL ?= auto
+NET ?= user
+FWD ?=
 LOG ?= warn
 APPEND ?=
 TIMEOUT ?= 0
@@ -40,7 +45,7 @@ ROUNDS ?= 10
 SELFTEST_SMP ?= 1 2 4
 
 # Strings go to the recipes through the environment, so no quoting can break them.
-export CMD ADD APPEND RESULT
+export CMD ADD APPEND RESULT FWD
 
 # rustup installs cargo here; a fresh non-login shell may not have it on PATH.
 ifneq ($(wildcard $(HOME)/.cargo/bin),)
@@ -71,7 +76,7 @@ image: setup ## build the base initramfs (build/initramfs.cpio) from images/mani
 
 run-qemu: kernel image ## boot Axle and run CMD (or the interactive init); fails when CMD's status is not 0
 	@$(RUNNER) --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --log $(LOG) --timeout $(TIMEOUT) \
-	  --kernel $(KERNEL) --initrd $(INITRD) \
+	  --kernel $(KERNEL) --initrd $(INITRD) --net $(NET) $$(for f in $$FWD; do printf -- '--fwd %s ' "$$f"; done) \
 	  $${ADD:+--add "$$ADD"} $${APPEND:+--append "$$APPEND"} $${RESULT:+--result "$$RESULT"} \
 	  --command "$$CMD"
 

@@ -11,7 +11,9 @@
 
 extern crate alloc;
 
+mod netdev;
 mod nettest;
+mod platform;
 mod selftest;
 
 use alloc::vec::Vec;
@@ -48,6 +50,7 @@ fn kernel_main(boot: &'static BootInfo) {
     if let Some(m) = boot.modules.first() {
         rtos::mm::release_boot_range(m.start, m.size);
     }
+    netdev::init(boot, &cmd);
     rtos::console::set_input_hook(linux_abi::fs::tty::console_input, rtos::percpu::this().apic_id);
     // pid 1 is Axle's init (it runs /etc/axle/cmd or the shell and reaps orphans);
     // `init=` replaces it, with the words after `--` as its arguments.

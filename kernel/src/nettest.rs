@@ -4,77 +4,32 @@
 //! queue that the interrupt handler wakes (2 s deadline per answer). Reports
 //! `axle: exit 0` on success, `axle: exit 1` otherwise, and stops the machine.
 //!
-//! Also the glue a network stack will reuse: [`KernelPlatform`] gives `board`'s drivers
-//! DMA memory and MMIO mappings, and [`assign_bars`] places BARs that firmware left
-//! unassigned (qboot assigns none).
+//! The platform glue (DMA, MMIO, BAR placement) is in `platform.rs`.
 
 use alloc::format;
 use alloc::string::String;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use board::pci::{self, Bar, BarWindow, ConfigAccess, Function, MmioMapper, MsiMessage, PortIo};
+use board::pci::{self, Function, MsiMessage, PortIo};
 use board::virtio::net::{self, NetConfig, NetInterrupts, NetVectors, VirtioNet};
-use board::virtio::{transport, DmaPlatform};
+use board::virtio::transport;
 use rtos::arch::x86_64::trap::TrapFrame;
 use rtos::boot::info::BootInfo;
 use rtos::sync::{WaitOptions, WaitQueue};
 use rtos::time::now_ns;
+
+use crate::platform::{assign_bars, KernelPlatform};
 
 /// QEMU user networking (slirp): our address and the gateway's.
 const OUR_IP: [u8; 4] = [10, 0, 2, 15];
 const GATEWAY_IP: [u8; 4] = [10, 0, 2, 2];
 /// How long to wait for each answer.
 const ANSWER_TIMEOUT_NS: u64 = 2_000_000_000;
-/// Where unassigned 32-bit memory BARs go on q35: above the MMCONFIG window
-/// (0xb000_0000-0xbfff_ffff), below the I/O APIC. RAM and assigned BARs are avoided.
-const BAR_WINDOW: (u64, u64) = (0xc000_0000, 0xfec0_0000);
 
 macro_rules! say {
     ($($arg:tt)*) => {
         rtos::console::print(format_args!("{}\n", format_args!($($arg)*)))
     };
-}
-
-/// DMA memory and MMIO mappings for `board`'s drivers, from `rtos::mm`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct KernelPlatform;
-
-impl MmioMapper for KernelPlatform {
-    fn map_mmio(&self, phys: u64, len: usize) -> *mut u8 {
-        rtos::mm::kmap::map_mmio(phys, len as u64) as *mut u8
-    }
-}
-
-impl DmaPlatform for KernelPlatform {
-    fn alloc_dma(&self, bytes: usize) -> Option<(u64, *mut u8)> {
-        rtos::mm::dma_alloc(bytes)
-    }
-
-    fn free_dma(&self, phys: u64, _virt: *mut u8, bytes: usize) {
-        rtos::mm::dma_free(phys, bytes);
-    }
-}
-
-/// Gives `func`'s unassigned memory BARs addresses in [`BAR_WINDOW`], avoiding the memory
-/// map and every BAR already assigned on the bus. Returns how many were placed.
-pub fn assign_bars<C: ConfigAccess>(boot: &BootInfo, cfg: &C, func: &Function<'_, C>) -> Result<usize, pci::PciError> {
-    if !func.bars().iter().flatten().any(|b| matches!(b, Bar::Memory { address: 0, .. })) {
-        return Ok(0);
-    }
-    let mut window = BarWindow { next: BAR_WINDOW.0, end: BAR_WINDOW.1 };
-    for r in boot.memmap.iter() {
-        window.avoid(r.start, r.end.saturating_sub(r.start));
-    }
-    pci::enumerate(cfg, |info| {
-        for bar in Function::new(cfg, info.bdf).bars().into_iter().flatten() {
-            if let Bar::Memory { address, size, .. } = bar {
-                if address != 0 {
-                    window.avoid(address, size);
-                }
-            }
-        }
-    });
-    func.assign_memory_bars(&mut window)
 }
 
 static RX_WAIT: WaitQueue = WaitQueue::new();

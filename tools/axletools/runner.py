@@ -150,6 +150,7 @@ class RunConfig:
     qemu_args: list[str] = dataclasses.field(default_factory=list)
     verbose: bool = False
     net: str = "none"  # "none" or "user" (see net_args)
+    fwd: list[str] = dataclasses.field(default_factory=list)  # host ports forwarded into the guest (net "user")
 
     def cmdline(self) -> str:
         words = [f"log={self.log}"]
@@ -163,12 +164,35 @@ def _qpath(path: Path) -> str:
     return str(path).replace(",", ",,")
 
 
-def net_args(mode: str) -> list[str]:
+FWD_RE = re.compile(r"^(tcp|udp):(?:(\d{1,5})(?::(\d{1,5}))?)$")
+
+
+def parse_fwd(spec: str) -> tuple[str, int, int]:
+    """A port forward `tcp:8080` (host port 8080 to guest port 8080) or `tcp:18080:8080`
+    (host 18080 to guest 8080); `udp:` likewise. ValueError when malformed."""
+    m = FWD_RE.match(spec)
+    if not m:
+        raise ValueError(f"bad port forward {spec!r}: expected tcp|udp:HOSTPORT[:GUESTPORT]")
+    host = int(m.group(2))
+    guest = int(m.group(3) or host)
+    if not (0 < host < 65536 and 0 < guest < 65536):
+        raise ValueError(f"bad port forward {spec!r}: ports are 1-65535")
+    return m.group(1), host, guest
+
+
+def net_args(mode: str, fwd: list[str] | None = None) -> list[str]:
     """QEMU's network options: none, or "user": QEMU user networking (slirp; the guest is
-    10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3) on a virtio-net-pci card."""
+    10.0.2.15, the gateway 10.0.2.2, DNS 10.0.2.3) on a virtio-net-pci card (no option
+    ROM: the guest kernel drives the card), with `fwd` host ports forwarded to the guest."""
     if mode == "user":
-        return ["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0"]
+        netdev = "user,id=n0"
+        for spec in fwd or []:
+            proto, host, guest = parse_fwd(spec)
+            netdev += f",hostfwd={proto}:127.0.0.1:{host}-:{guest}"
+        return ["-netdev", netdev, "-device", "virtio-net-pci,netdev=n0,romfile="]
     if mode == "none":
+        if fwd:
+            raise ValueError("port forwards need the user network (--net user)")
         return ["-net", "none"]
     raise ValueError(f"unknown network mode {mode!r}")
 
@@ -198,7 +222,7 @@ def qemu_command(cfg: RunConfig, initrd: Path | None, status_sock: Path, stdin_i
         cmd += ["-initrd", str(initrd)]
     cmd += [
         "-append", cfg.cmdline(),
-        "-display", "none", "-no-reboot", *net_args(cfg.net),
+        "-display", "none", "-no-reboot", *net_args(cfg.net, cfg.fwd),
         "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         "-chardev", f"socket,id=status,path={_qpath(status_sock)}",
         "-device", "isa-debugcon,iobase=0x4f0,chardev=status",
@@ -785,6 +809,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--net", choices=NET_MODES, default="none",
                    help="guest network: none (default) or user (QEMU user networking on a virtio-net-pci card: "
                         "guest 10.0.2.15, gateway 10.0.2.2)")
+    p.add_argument("--fwd", action="append", default=[], metavar="PROTO:HOSTPORT[:GUESTPORT]",
+                   help="forward a host port (on 127.0.0.1) into the guest, e.g. tcp:8080 or tcp:18080:8080 "
+                        "(repeatable; implies --net user)")
     p.add_argument("--command", metavar="STRING",
                    help="the command as one string (make's CMD): split with shell-like rules into argv "
                         "(later: run by /bin/sh -c); empty = no command")
@@ -797,6 +824,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("-v", "--verbose", action="store_true", help="say the accelerator and QEMU command on stderr")
     p.add_argument("cmd", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    for spec in args.fwd:
+        try:
+            parse_fwd(spec)
+        except ValueError as e:
+            p.error(str(e))
     if args.cmd and args.cmd[0] == "--":
         args.cmd = args.cmd[1:]
     if args.cmd and args.command:
@@ -866,7 +898,7 @@ def main(argv: list[str] | None = None) -> int:
             kernel=kernel, initrd=initrd, smp=args.smp, mem=args.mem, accel=accel, log=args.log, append=append,
             argv=cmd_argv, add=args.add.resolve() if args.add else None, timeout_s=args.timeout or None,
             interactive=cmd_argv is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
-            verbose=args.verbose, net=args.net,
+            verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
         )
         if cfg.interactive:
             say("interactive console: Ctrl-A x quits QEMU, Ctrl-A h lists the other keys")

@@ -53,6 +53,18 @@ pub fn add(iface: Interface) {
     v.push(iface);
 }
 
+static GATEWAY: SpinLock<Option<Ip>> = SpinLock::new(None);
+
+/// Sets the default gateway (called by the network stack).
+pub fn set_gateway(gw: Ip) {
+    *GATEWAY.lock() = Some(gw);
+}
+
+/// The default gateway, if a NIC is configured.
+pub fn gateway() -> Option<Ip> {
+    *GATEWAY.lock()
+}
+
 /// Whether `ip` belongs to this machine.
 pub fn is_own_address(ip: Ip) -> bool {
     IFACES.lock().iter().any(|i| i.addrs.iter().any(|(a, _)| a.canonical() == ip))

@@ -11,7 +11,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use rtos::sync::{SpinLock, WaitQueue};
 
@@ -86,6 +86,10 @@ pub struct TcpSocket {
     error: AtomicI32,
     opts: SpinLock<TcpOpts>,
     me: Weak<TcpSocket>,
+    /// Key of this socket's connection or listener in the NIC stack (`net::stack`); 0: none.
+    ext: AtomicU64,
+    /// Readiness of the external connection, kept current by the stack.
+    ext_ready: AtomicU32,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -142,7 +146,82 @@ impl TcpSocket {
             error: AtomicI32::new(0),
             opts: SpinLock::new(TcpOpts::default()),
             me: me.clone(),
+            ext: AtomicU64::new(0),
+            ext_ready: AtomicU32::new(0),
         })
+    }
+
+    // ---- Used by the NIC stack (`net::stack`) for connections to other hosts.
+
+    pub(crate) fn ext_key(&self) -> u64 {
+        self.ext.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_ext_key(&self, key: u64) {
+        self.ext.store(key, Ordering::Release);
+    }
+
+    pub(crate) fn ext_ready(&self) -> u32 {
+        self.ext_ready.load(Ordering::Acquire)
+    }
+
+    /// Stores the external connection's readiness; true when it changed.
+    pub(crate) fn set_ext_ready(&self, ev: u32) -> bool {
+        self.ext_ready.swap(ev, Ordering::AcqRel) != ev
+    }
+
+    pub(crate) fn weak(&self) -> Weak<TcpSocket> {
+        self.me.clone()
+    }
+
+    pub(crate) fn wake(&self) {
+        self.wq.wake_all();
+    }
+
+    pub(crate) fn is_v6(&self) -> bool {
+        self.v6
+    }
+
+    pub(crate) fn v6only(&self) -> bool {
+        self.opts.lock().v6only
+    }
+
+    pub(crate) fn nodelay(&self) -> bool {
+        self.opts.lock().nodelay
+    }
+
+    pub(crate) fn set_local(&self, ep: Endpoint) {
+        *self.local.lock() = Some(ep);
+    }
+
+    /// The local endpoint, binding an ephemeral port on the wildcard address if unbound.
+    pub(crate) fn ensure_bound_any(&self) -> Result<Endpoint, Errno> {
+        let cur = *self.local.lock();
+        match cur {
+            Some(l) => Ok(l),
+            None => self.do_bind(Endpoint { ip: Ip::any(self.v6), port: 0 }),
+        }
+    }
+
+    /// A socket for a connection this listener accepted from the network (stack key `key`).
+    pub(crate) fn new_accepted_external(&self, local: Endpoint, key: u64) -> Arc<TcpSocket> {
+        let s = TcpSocket::new(self.v6);
+        *s.opts.lock() = TcpOpts { reuse_addr: false, reuse_port: false, ..*self.opts.lock() };
+        *s.local.lock() = Some(local);
+        s.ext.store(key, Ordering::Release);
+        s
+    }
+
+    /// Queues an accepted connection; false when not listening or the backlog is full.
+    pub(crate) fn push_accepted(&self, s: Arc<TcpSocket>) -> bool {
+        let pushed = match &mut *self.state.lock() {
+            State::Listen { backlog, queue, .. } if queue.len() <= *backlog => {
+                queue.push_back(s);
+                true
+            }
+            _ => false,
+        };
+        pushed
     }
 
     fn id(&self) -> usize {
@@ -254,6 +333,10 @@ impl Drop for TcpSocket {
                 }
             }
             _ => {}
+        }
+        let key = *self.ext.get_mut();
+        if key != 0 {
+            crate::net::stack::tcp_closed(key, self.opts.get_mut().linger_zero);
         }
         if let Some(l) = self.local.get_mut().take() {
             ports::unbind(Proto::Tcp, l.port, self.id());
@@ -420,6 +503,9 @@ impl Socket for TcpSocket {
     }
 
     fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        if let Some(r) = crate::net::stack::tcp_shutdown_external(self, how) {
+            return r;
+        }
         let (conn, side) = self.conn().ok_or(Errno::ENOTCONN)?;
         let other = 1 - side;
         if how == 0 || how == 2 {
@@ -592,6 +678,9 @@ impl Socket for TcpSocket {
     }
 
     fn pending(&self) -> usize {
+        if let Some(n) = crate::net::stack::tcp_pending_external(self) {
+            return n;
+        }
         self.conn().map_or(0, |(c, side)| c.dir[side].lock().data.len())
     }
 

@@ -97,6 +97,10 @@ impl UdpSocket {
         self as *const Self as usize
     }
 
+    pub(crate) fn weak(&self) -> Weak<UdpSocket> {
+        self.me.clone()
+    }
+
     fn fam(&self) -> u16 {
         if self.v6 { AF_INET6 } else { AF_INET }
     }
