@@ -1,4 +1,4 @@
-//! IPv4 and IPv6 sockets: TCP and UDP.
+//! IPv4 and IPv6 sockets: TCP and UDP, and ICMP sockets for ping (`icmp`).
 //!
 //! Traffic between local addresses (127.0.0.0/8, `::1`, and the machine's own addresses)
 //! goes through an in-kernel loopback transport: connected TCP sockets share two byte
@@ -7,6 +7,7 @@
 //! Traffic to other hosts goes through the smoltcp stack on the NIC (see `crate::net::stack`).
 //! Both share one port table, so a socket bound to a wildcard address sees both.
 
+pub mod icmp;
 pub mod ports;
 pub mod tcp;
 pub mod udp;
@@ -122,8 +123,9 @@ pub fn create(family: u16, ty: i32, proto: i32) -> Result<Arc<dyn Socket>, Errno
     match ty {
         SOCK_STREAM if proto == 0 || proto == IPPROTO_TCP => Ok(tcp::TcpSocket::new(v6)),
         SOCK_DGRAM if proto == 0 || proto == IPPROTO_UDP => Ok(udp::UdpSocket::new(v6)),
-        SOCK_STREAM | SOCK_DGRAM => Err(Errno::EPROTONOSUPPORT),
-        3 => Err(Errno::EPERM),
+        SOCK_DGRAM if proto == icmp::IPPROTO_ICMP && !v6 => Ok(icmp::IcmpSocket::new(false)),
+        3 if proto == icmp::IPPROTO_ICMP && !v6 => Ok(icmp::IcmpSocket::new(true)),
+        SOCK_STREAM | SOCK_DGRAM | 3 => Err(Errno::EPROTONOSUPPORT),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }
 }

@@ -17,6 +17,7 @@
 //! The socket-facing hooks live in `tcp_ext` (connections, listeners) and `udp_ext`.
 
 mod device;
+mod icmp_ext;
 mod tcp_ext;
 mod udp_ext;
 
@@ -43,6 +44,7 @@ pub use tcp_ext::{
     tcp_closed, tcp_connect_external, tcp_listen_external, tcp_peer_external, tcp_pending_external, tcp_poll_external,
     tcp_recv_external, tcp_send_external, tcp_shutdown_external,
 };
+pub use icmp_ext::icmp_send_external;
 pub use udp_ext::{join_group, udp_bound, udp_send_external};
 
 /// The NIC's IPv4 configuration (QEMU's user network: 10.0.2.15/24 via 10.0.2.2, DNS 10.0.2.3).
@@ -67,6 +69,8 @@ struct Stack {
     dev: NicDevice,
     tcp: tcp_ext::Table,
     udp: udp_ext::Table,
+    /// The raw ICMP socket behind every ping socket (made on first use).
+    icmp: Option<smoltcp::iface::SocketHandle>,
     ip: [u8; 4],
 }
 
@@ -76,6 +80,8 @@ struct Effects {
     wake: Vec<Arc<TcpSocket>>,
     accepted: Vec<(Arc<TcpSocket>, Arc<TcpSocket>)>,
     datagrams: Vec<(Arc<UdpSocket>, Endpoint, Vec<u8>)>,
+    /// ICMP packets (with IPv4 header) for the ping sockets.
+    icmp: Vec<Vec<u8>>,
 }
 
 impl Effects {
@@ -88,6 +94,9 @@ impl Effects {
         }
         for (u, from, data) in self.datagrams {
             u.deliver(from, &data);
+        }
+        for p in self.icmp {
+            super::inet::icmp::IcmpSocket::deliver_all(&p);
         }
         for s in self.wake {
             s.wake();
@@ -134,6 +143,7 @@ pub fn attach(nic: Box<dyn Nic>, cfg: NetConfig) -> Result<(), Errno> {
         dev,
         tcp: tcp_ext::Table::default(),
         udp: udp_ext::Table::default(),
+        icmp: None,
         ip: cfg.ip,
     });
     ifaces::add(ifaces::Interface {
@@ -210,6 +220,7 @@ impl Stack {
         }
         tcp_ext::after_poll(self, fx);
         udp_ext::after_poll(self, fx);
+        icmp_ext::after_poll(self, fx);
     }
 
     /// Sends what the sockets queued (after a send or a receive that opened the window).
