@@ -20,6 +20,7 @@ pub mod net;
 #[cfg(target_os = "none")]
 pub mod process;
 pub mod random;
+pub mod schedcap;
 #[cfg(target_os = "none")]
 pub mod signal;
 #[cfg(target_os = "none")]

@@ -28,6 +28,12 @@ impl rtos::user::UserHooks for Hooks {
     }
 
     fn return_to_user(&self, frame: &mut TrapFrame) {
+        if rtos::sched::core::current().take_dl_overrun() {
+            // SCHED_FLAG_DL_OVERRUN: the deadline thread used more than its runtime.
+            if let Some(t) = crate::process::try_current_task() {
+                crate::signal::send_to_task(&t, crate::signal::SigInfo::new(crate::signal::SIGXCPU, crate::signal::SI_KERNEL));
+            }
+        }
         crate::signal::deliver::return_to_user(frame);
     }
 }

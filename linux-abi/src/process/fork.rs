@@ -95,6 +95,13 @@ pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     let parent_task = current_task();
     let parent_proc = parent_task.process.clone();
     let me = rtos::sched::core::current_arc();
+    // A deadline thread's reservation cannot be split: Linux refuses to clone it unless
+    // SCHED_RESET_ON_FORK makes the child an ordinary thread.
+    if rtos::sched::core::params_of(&me).0.policy == rtos::sched::policy::Policy::Deadline
+        && !parent_task.sched_reset_on_fork.load(core::sync::atomic::Ordering::Relaxed)
+    {
+        return Err(Errno::EAGAIN);
+    }
     if f & CLONE_THREAD == 0 {
         let limit = parent_proc.rlimits.lock().soft(super::limits::RLIMIT_NPROC);
         if super::task_count() as u64 >= limit.max(64) {
@@ -170,7 +177,15 @@ pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     }
     cf.vector = 0;
     let tls = if f & CLONE_SETTLS != 0 { a.tls } else { me.fs_base() };
-    let (params, affinity) = rtos::sched::core::params_of(&me);
+    let (mut params, affinity) = rtos::sched::core::params_of(&me);
+    if parent_task.sched_reset_on_fork.load(core::sync::atomic::Ordering::Relaxed) {
+        // SCHED_RESET_ON_FORK: the child starts as SCHED_OTHER, never with a negative nice.
+        if params.policy.class() >= rtos::sched::policy::Class::RealTime {
+            params = rtos::sched::policy::Params { nice: params.nice.max(0), ..Default::default() };
+        } else {
+            params.nice = params.nice.max(0);
+        }
+    }
     let name = parent_task.comm.lock().clone();
     let thread = match Thread::new_user(name.as_str(), &cf, mm.clone(), tls, params, affinity) {
         Ok(t) => t,

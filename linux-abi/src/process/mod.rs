@@ -123,6 +123,8 @@ pub struct Process {
     /// Largest resident set seen, and the largest of reaped children (pages).
     pub maxrss_pages: AtomicU64,
     pub children_maxrss_pages: AtomicU64,
+    /// The scheduling capability this process holds (granted by the dataflow profile).
+    pub sched_cap: SpinLock<Option<crate::schedcap::SchedCap>>,
 }
 
 /// A thread of a process.
@@ -148,6 +150,8 @@ pub struct Task {
     pub exit_done: AtomicBool,
     /// The syscall restart block for `restart_syscall` (nanosleep remaining time).
     pub restart: SpinLock<Option<crate::time::RestartBlock>>,
+    /// `SCHED_RESET_ON_FORK`: children start in SCHED_OTHER with a nice value >= 0.
+    pub sched_reset_on_fork: AtomicBool,
 }
 
 static PROCESSES: SpinLock<BTreeMap<Pid, Weak<Process>>> = SpinLock::new(BTreeMap::new());
@@ -191,6 +195,7 @@ impl Process {
             cpu_itimers: SpinLock::new(crate::time::CpuItimers::default()),
             maxrss_pages: AtomicU64::new(0),
             children_maxrss_pages: AtomicU64::new(0),
+            sched_cap: SpinLock::new(None),
         });
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
@@ -268,6 +273,7 @@ impl Task {
             exiting: AtomicBool::new(false),
             exit_done: AtomicBool::new(false),
             restart: SpinLock::new(None),
+            sched_reset_on_fork: AtomicBool::new(false),
         });
         TASKS.lock().insert(tid, Arc::downgrade(&t));
         t

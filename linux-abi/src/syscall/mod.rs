@@ -287,6 +287,8 @@ fn call(nr: u64, a: Args, frame: &mut TrapFrame) -> SysResult {
         302 => process::prlimit64(a),
         307 => crate::net::socket::sendmmsg(a),
         309 => sched::getcpu(a),
+        314 => sched::sched_setattr(a),
+        315 => sched::sched_getattr(a),
         316 => fs::renameat2(a),
         318 => misc::getrandom(a),
         319 => fsextra::memfd_create(a),

@@ -11,20 +11,37 @@
 //! still running or queued sets `wake_pending`, which makes that `block_current` return at once.
 
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use super::admission::{Admission, AdmissionError, Reservation};
+use super::deadline::FLAG_DL_OVERRUN;
+use super::dl_queue::DlQueue;
 use super::fair_queue::{slice_ns, vruntime_delta, FairQueue};
 use super::policy::{Class, Params, Policy, FAIR_LATENCY_NS, FAIR_WAKEUP_GRANULARITY_NS, RR_QUANTUM_NS};
 use super::rt_queue::RtQueue;
 use super::thread::{SchedState, State, Thread};
+use crate::sync::SpinLock;
 use crate::arch::x86_64::{apic, context, cpu, irq_flags, trap::TrapFrame};
 use crate::mm::addrspace::AddressSpace;
 use crate::percpu::{self, PerCpu};
 use crate::time::{now_ns, timer};
 
+/// Real-time throttling (Linux `sched_rt_runtime_us` / `sched_rt_period_us`): FIFO/RR
+/// threads may use `RT_RUNTIME_NS` of every `RT_PERIOD_NS` on each CPU, so that a runaway
+/// real-time thread cannot starve the rest; negative means no limit.
+static RT_RUNTIME_NS: AtomicI64 = AtomicI64::new(950_000_000);
+static RT_PERIOD_NS: AtomicU64 = AtomicU64::new(1_000_000_000);
+/// Deadline bandwidth booked per CPU (limit: the same runtime/period ratio).
+static ADMISSION: SpinLock<Admission> = SpinLock::new(Admission::new(1));
+
 /// One CPU's run queue.
 pub struct Rq {
+    dl: DlQueue<Arc<Thread>>,
     rt: RtQueue<Arc<Thread>>,
+    /// Real-time time used in the current throttling period, and whether it ran out.
+    rt_time_ns: u64,
+    rt_period_start_ns: u64,
+    rt_throttled: bool,
     fair: FairQueue<Arc<Thread>>,
     idle_thread: Arc<Thread>,
     current: Arc<Thread>,
@@ -41,7 +58,11 @@ pub struct Rq {
 impl Rq {
     pub(crate) fn new(idle: Arc<Thread>) -> Self {
         Self {
+            dl: DlQueue::new(),
             rt: RtQueue::new(),
+            rt_time_ns: 0,
+            rt_period_start_ns: 0,
+            rt_throttled: false,
             fair: FairQueue::new(),
             current: idle.clone(),
             idle_thread: idle,
@@ -99,7 +120,55 @@ pub fn current_arc() -> Arc<Thread> {
     }
 }
 
-fn update_curr(cur: &Thread, now: u64) {
+/// Starts a new throttling period if the current one is over.
+fn rt_roll(rq: &mut Rq, now: u64) {
+    let period = RT_PERIOD_NS.load(Ordering::Relaxed).max(1);
+    if now >= rq.rt_period_start_ns + period {
+        let n = (now - rq.rt_period_start_ns) / period;
+        rq.rt_period_start_ns += n * period;
+        rq.rt_time_ns = 0;
+        rq.rt_throttled = false;
+    }
+}
+
+/// Charges `delta` ns of real-time execution ending at `now`; true when throttled.
+fn rt_account(rq: &mut Rq, now: u64, delta: u64) -> bool {
+    let runtime = RT_RUNTIME_NS.load(Ordering::Relaxed);
+    if runtime < 0 {
+        return false;
+    }
+    let before = rq.rt_period_start_ns;
+    rt_roll(rq, now);
+    let counted = if rq.rt_period_start_ns != before { delta.min(now - rq.rt_period_start_ns) } else { delta };
+    rq.rt_time_ns += counted;
+    if rq.rt_time_ns >= runtime as u64 {
+        rq.rt_throttled = true;
+    }
+    rq.rt_throttled
+}
+
+/// When the running real-time thread would exhaust this period's real-time time.
+fn rt_limit_end(rq: &mut Rq, now: u64) -> u64 {
+    let runtime = RT_RUNTIME_NS.load(Ordering::Relaxed);
+    if runtime < 0 {
+        return u64::MAX;
+    }
+    rt_roll(rq, now);
+    now + (runtime as u64).saturating_sub(rq.rt_time_ns).max(1000)
+}
+
+/// The end of the current throttling period.
+fn rt_period_end(rq: &Rq) -> u64 {
+    rq.rt_period_start_ns + RT_PERIOD_NS.load(Ordering::Relaxed)
+}
+
+/// Whether the thread is scheduled by the fair class (vruntime matters).
+fn is_fair(s: &SchedState) -> bool {
+    s.eff().policy.class() <= Class::Fair
+}
+
+/// Accounts the running thread's time up to `now`.
+fn update_curr(rq: &mut Rq, cur: &Thread, now: u64) {
     let s = sched(cur);
     let delta = now.saturating_sub(s.exec_start_ns);
     s.exec_start_ns = now;
@@ -107,39 +176,61 @@ fn update_curr(cur: &Thread, now: u64) {
     if s.is_idle_thread {
         return;
     }
-    match s.params.policy {
-        Policy::Rr => s.rr_left_ns = s.rr_left_ns.saturating_sub(delta),
-        Policy::Fifo => {}
-        _ => s.vruntime += vruntime_delta(delta, s.params.weight()),
+    let p = s.eff();
+    match p.policy {
+        Policy::Deadline => {
+            s.dl.charge(delta);
+        }
+        Policy::Rr => {
+            s.rr_left_ns = s.rr_left_ns.saturating_sub(delta);
+            rt_account(rq, now, delta);
+        }
+        Policy::Fifo => {
+            rt_account(rq, now, delta);
+        }
+        _ => s.vruntime += vruntime_delta(delta, p.weight()),
     }
 }
 
 fn enqueue(rq: &mut Rq, t: Arc<Thread>, head: bool) {
     let s = sched(&t);
-    match s.params.policy.class() {
+    let p = s.eff();
+    match p.policy.class() {
+        Class::Deadline => {
+            s.dl_key = Some(rq.dl.push(s.dl.deadline_abs_ns, t));
+        }
         Class::RealTime => {
-            s.rt_prio_queued = s.params.rt_priority;
-            rq.rt.push(s.params.rt_priority, t, head);
+            s.rt_prio_queued = p.rt_priority;
+            rq.rt.push(p.rt_priority, t, head);
         }
         _ => {
-            let (v, w) = (s.vruntime, s.params.weight());
+            let (v, w) = (s.vruntime, p.weight());
             s.fair_key = Some(rq.fair.insert(v, w, t));
         }
     }
 }
 
-/// Removes a Ready thread from its queue; false if it was not queued there.
+/// Removes a Ready thread from whichever queue holds it; false if it was not queued.
 fn dequeue(rq: &mut Rq, t: &Arc<Thread>) -> bool {
     let s = sched(t);
-    match s.params.policy.class() {
-        Class::RealTime => rq.rt.remove(s.rt_prio_queued, |x| Arc::ptr_eq(x, t)).is_some(),
-        _ => s.fair_key.take().is_some_and(|k| rq.fair.remove(k).is_some()),
+    if let Some(k) = s.dl_key.take() {
+        return rq.dl.remove(k).is_some();
     }
+    if let Some(k) = s.fair_key.take() {
+        return rq.fair.remove(k).is_some();
+    }
+    rq.rt.remove(s.rt_prio_queued, |x| Arc::ptr_eq(x, t)).is_some()
 }
 
 fn pick_next(rq: &mut Rq) -> Option<Arc<Thread>> {
-    if let Some((_, t)) = rq.rt.pop() {
+    if let Some((_, t)) = rq.dl.pop() {
+        sched(&t).dl_key = None;
         return Some(t);
+    }
+    if !rq.rt_throttled {
+        if let Some((_, t)) = rq.rt.pop() {
+            return Some(t);
+        }
     }
     let (_, t) = rq.fair.pop()?;
     sched(&t).fair_key = None;
@@ -187,15 +278,19 @@ fn resched_cpu(cpu: &PerCpu) {
 fn check_preempt(cpu: &PerCpu, rq: &mut Rq, woken: &Thread) {
     let cur = rq.current.clone();
     let (ws, cs) = (sched(woken), sched(&cur));
+    let (wp, cp) = (ws.eff(), cs.eff());
     let preempt = if cs.is_idle_thread {
-        true
+        wp.policy.class() != Class::RealTime || !rq.rt_throttled
     } else {
-        match (ws.params.policy.class(), cs.params.policy.class()) {
-            (Class::RealTime, Class::RealTime) => ws.params.rt_priority > cs.params.rt_priority,
-            (Class::RealTime, _) => true,
+        match (wp.policy.class(), cp.policy.class()) {
+            (Class::Deadline, Class::Deadline) => ws.dl.deadline_abs_ns < cs.dl.deadline_abs_ns,
+            (Class::Deadline, _) => true,
+            (_, Class::Deadline) => false,
+            (Class::RealTime, Class::RealTime) => !rq.rt_throttled && wp.rt_priority > cp.rt_priority,
+            (Class::RealTime, _) => !rq.rt_throttled,
             (_, Class::RealTime) => false,
             _ => {
-                update_curr(&cur, now_ns());
+                update_curr(rq, &cur, now_ns());
                 let cs = sched(&cur);
                 ws.vruntime + FAIR_WAKEUP_GRANULARITY_NS < cs.vruntime
                     || cpu.slice_end.load(Ordering::Relaxed) == u64::MAX
@@ -217,28 +312,31 @@ fn check_preempt(cpu: &PerCpu, rq: &mut Rq, woken: &Thread) {
 
 fn set_slice(cpu: &PerCpu, rq: &mut Rq, next: &Thread, now: u64) {
     let s = sched(next);
+    let p = s.eff();
+    // Real-time threads wait for the end of a throttled period: look again then.
+    let throttled_rt_waiting = rq.rt_throttled && !rq.rt.is_empty();
     let end = if s.is_idle_thread {
-        u64::MAX
+        if throttled_rt_waiting { rt_period_end(rq) } else { u64::MAX }
     } else {
-        match s.params.policy {
-            Policy::Fifo => u64::MAX,
+        match p.policy {
+            // The budget timer: the thread runs until its runtime is used up.
+            Policy::Deadline => now + (s.dl.runtime_left_ns.max(0) as u64).max(1000),
+            Policy::Fifo => rt_limit_end(rq, now),
             Policy::Rr => {
                 if s.rr_left_ns == 0 {
                     s.rr_left_ns = RR_QUANTUM_NS;
                 }
-                if rq.rt.highest() == Some(s.params.rt_priority) {
-                    now + s.rr_left_ns
-                } else {
-                    u64::MAX
-                }
+                let rr = if rq.rt.highest() == Some(p.rt_priority) { now + s.rr_left_ns } else { u64::MAX };
+                rr.min(rt_limit_end(rq, now))
             }
             _ => {
-                if rq.fair.is_empty() {
+                let fair = if rq.fair.is_empty() {
                     u64::MAX
                 } else {
-                    let w = s.params.weight();
+                    let w = p.weight();
                     now + slice_ns(w, rq.fair.total_weight() + u64::from(w), rq.fair.len() + 1)
-                }
+                };
+                if throttled_rt_waiting { fair.min(rt_period_end(rq)) } else { fair }
             }
         }
     };
@@ -254,7 +352,11 @@ fn idle_balance(cpu: &PerCpu, rq: &mut Rq) -> Option<Arc<Thread>> {
         }
         let orq = rq_of(other);
         let allowed = |t: &Arc<Thread>| sched(t).affinity & (1 << me) != 0;
-        let stolen = match orq.rt.remove_any(allowed) {
+        let stolen = if let Some((_, t)) = orq.dl.remove_first(allowed) {
+            sched(&t).dl_key = None;
+            Some(t)
+        } else {
+            match orq.rt.remove_any(allowed) {
             Some((_, t)) => Some(t),
             None => orq.fair.remove_first(allowed).map(|(_, t)| {
                 let s = sched(&t);
@@ -262,6 +364,7 @@ fn idle_balance(cpu: &PerCpu, rq: &mut Rq) -> Option<Arc<Thread>> {
                 s.vruntime = s.vruntime.saturating_sub(orq.fair.min_vruntime()) + rq.fair.min_vruntime();
                 t
             }),
+            }
         };
         if let Some(t) = &stolen {
             t.cpu.store(me, Ordering::Relaxed);
@@ -280,8 +383,9 @@ fn schedule_locked(cpu: &'static PerCpu) {
     let rq = rq_of(cpu);
     let now = now_ns();
     cpu.need_resched.store(false, Ordering::Relaxed);
+    rt_roll(rq, now);
     let prev = rq.current.clone();
-    update_curr(&prev, now);
+    update_curr(rq, &prev, now);
     let ps = sched(&prev);
     if prev.state() == State::Running && !ps.is_idle_thread {
         prev.set_state(State::Ready);
@@ -289,13 +393,28 @@ fn schedule_locked(cpu: &'static PerCpu) {
             // No longer allowed here: moved by `finish_switch` once the lock is free.
             prev.set_state(State::Blocked);
             rq.migrate = Some(prev.clone());
+        } else if ps.eff().policy == Policy::Deadline && ps.dl.runtime_left_ns <= 0 {
+            // Runtime used up: the CBS moves it to its next period, throttled until then.
+            if ps.params.dl.flags & FLAG_DL_OVERRUN != 0 {
+                prev.dl_overrun.store(true, Ordering::Release);
+            }
+            let dl = ps.params.dl;
+            match ps.dl.exhausted(&dl, now) {
+                None => enqueue(rq, prev.clone(), false),
+                Some(until) => {
+                    prev.set_state(State::Blocked);
+                    let t = prev.clone();
+                    timer::add(until, timer::TimerAction::Closure(alloc::boxed::Box::new(move || dl_unthrottle(&t))));
+                }
+            }
         } else {
             let yielded = core::mem::take(&mut rq.yield_requested);
-            let rr_expired = ps.params.policy == Policy::Rr && ps.rr_left_ns == 0;
-            if yielded && ps.params.policy.class() == Class::Fair {
+            let ep = ps.eff();
+            let rr_expired = ep.policy == Policy::Rr && ps.rr_left_ns == 0;
+            if yielded && ep.policy.class() == Class::Fair {
                 ps.vruntime = ps.vruntime.max(rq.fair.rightmost().unwrap_or(0));
             }
-            let head = ps.params.policy.class() == Class::RealTime && !yielded && !rr_expired;
+            let head = ep.policy.class() == Class::RealTime && !yielded && !rr_expired;
             enqueue(rq, prev.clone(), head);
         }
     }
@@ -305,7 +424,7 @@ fn schedule_locked(cpu: &'static PerCpu) {
         None => idle_balance(cpu, rq).unwrap_or_else(|| rq.idle_thread.clone()),
     };
     let ns = sched(&next);
-    rq.fair.update_min(if ns.params.policy.class() == Class::Fair && !ns.is_idle_thread { Some(ns.vruntime) } else { None });
+    rq.fair.update_min(if ns.eff().policy.class() == Class::Fair && !ns.is_idle_thread { Some(ns.vruntime) } else { None });
     ns.exec_start_ns = now;
     next.set_state(State::Running);
     next.cpu.store(cpu.id, Ordering::Relaxed);
@@ -432,6 +551,11 @@ pub fn exit_current() -> ! {
     irq_flags::disable();
     let cpu = percpu::this();
     cpu.rq.lock_raw();
+    let cur = rq_of(cpu).current.clone();
+    if let Some(r) = sched(&cur).dl_res.take() {
+        let _ = ADMISSION.lock().change(Some(r), None);
+    }
+    drop(cur);
     rq_of(cpu).current.set_state(State::Dead);
     schedule_locked(cpu);
     unreachable!("a dead thread was scheduled again");
@@ -456,13 +580,23 @@ pub fn wake(t: &Arc<Thread>) {
     let irq = irq_flags::save_and_disable();
     let src = lock_thread_rq(t);
     match t.state() {
+        State::Blocked if sched(t).dl.throttled => {
+            // Throttled, not waiting: its replenishment timer makes it runnable.
+            t.wake_pending.store(true, Ordering::Release);
+            // SAFETY: taken by lock_thread_rq.
+            unsafe { src.rq.force_unlock() };
+        }
         State::Blocked => {
             let target = select_cpu(t, src.id);
             t.set_state(State::Ready);
             let s = sched(t);
+            if s.eff().policy == Policy::Deadline {
+                let dl = s.params.dl;
+                s.dl.wake_up(&dl, now_ns());
+            }
             if target == src.id {
                 let rq = rq_of(src);
-                if s.params.policy.class() != Class::RealTime {
+                if is_fair(s) {
                     s.vruntime = rq.fair.place_woken(s.vruntime, FAIR_LATENCY_NS);
                 }
                 enqueue(rq, t.clone(), false);
@@ -496,7 +630,7 @@ fn place_on(target: u32, t: &Arc<Thread>, woken: bool) {
     cpu.rq.lock_raw();
     let rq = rq_of(cpu);
     let s = sched(t);
-    if s.params.policy.class() != Class::RealTime {
+    if is_fair(s) {
         s.vruntime += rq.fair.min_vruntime();
         if woken {
             s.vruntime = rq.fair.place_woken(s.vruntime, FAIR_LATENCY_NS);
@@ -532,19 +666,78 @@ pub fn params_of(t: &Thread) -> (Params, u64) {
     r
 }
 
+/// Makes a throttled deadline thread runnable again (its replenishment timer).
+fn dl_unthrottle(t: &Arc<Thread>) {
+    let irq = irq_flags::save_and_disable();
+    let src = lock_thread_rq(t);
+    let s = sched(t);
+    if !s.dl.throttled || t.state() != State::Blocked {
+        // SAFETY: taken by lock_thread_rq.
+        unsafe { src.rq.force_unlock() };
+        irq_flags::restore(irq);
+        return;
+    }
+    s.dl.unthrottle();
+    t.set_state(State::Ready);
+    let target = select_cpu(t, src.id);
+    if target == src.id {
+        let rq = rq_of(src);
+        enqueue(rq, t.clone(), false);
+        check_preempt(src, rq, t);
+        // SAFETY: taken by lock_thread_rq.
+        unsafe { src.rq.force_unlock() };
+    } else {
+        t.cpu.store(target, Ordering::Relaxed);
+        // SAFETY: taken by lock_thread_rq.
+        unsafe { src.rq.force_unlock() };
+        place_on(target, t, false);
+    }
+    irq_flags::restore(irq);
+}
+
 /// Changes a thread's policy/priority and/or CPU affinity, requeueing or migrating it.
-pub fn set_params(t: &Arc<Thread>, params: Option<Params>, affinity: Option<u64>) {
+/// A deadline reservation (new, changed, or moved to other CPUs) must pass admission
+/// control first: on `Err` nothing changed.
+pub fn set_params(t: &Arc<Thread>, params: Option<Params>, affinity: Option<u64>) -> Result<(), AdmissionError> {
     let irq = irq_flags::save_and_disable();
     let cpu = lock_thread_rq(t);
     let rq = rq_of(cpu);
-    let queued = t.state() == State::Ready && dequeue(rq, t);
     let s = sched(t);
+    let new_p = params.unwrap_or(s.params);
+    let new_aff = affinity.unwrap_or(s.affinity);
+    let new_res = (new_p.policy == Policy::Deadline).then(|| Reservation { cpus: new_aff & online_mask(), bw: new_p.dl.bandwidth() });
+    if new_res != s.dl_res {
+        let mut adm = ADMISSION.lock();
+        adm.set_cpus(percpu::online());
+        if let Err(e) = adm.change(s.dl_res, new_res) {
+            drop(adm);
+            // SAFETY: taken by lock_thread_rq.
+            unsafe { cpu.rq.force_unlock() };
+            irq_flags::restore(irq);
+            return Err(e);
+        }
+        s.dl_res = new_res;
+    }
+    let mut queued = t.state() == State::Ready && dequeue(rq, t);
     if let Some(p) = params {
         if p.policy.class() == Class::Fair && s.params.policy.class() != Class::Fair {
             s.vruntime = rq.fair.min_vruntime();
         }
+        let dl_changed = p.policy == Policy::Deadline && (s.params.policy != Policy::Deadline || s.params.dl != p.dl);
         s.params = p;
         s.rr_left_ns = RR_QUANTUM_NS;
+        if dl_changed {
+            s.dl.start(&p.dl, now_ns());
+            s.dl.overrun = false;
+        }
+        if p.policy != Policy::Deadline && s.dl.throttled {
+            // Left the deadline class while throttled: runnable again at once.
+            s.dl.throttled = false;
+            if t.state() == State::Blocked {
+                t.set_state(State::Ready);
+                queued = true;
+            }
+        }
     }
     if let Some(a) = affinity {
         s.affinity = a;
@@ -562,7 +755,7 @@ pub fn set_params(t: &Arc<Thread>, params: Option<Params>, affinity: Option<u64>
             unsafe { cpu.rq.force_unlock() };
             place_on(target, t, false);
             irq_flags::restore(irq);
-            return;
+            return Ok(());
         }
     } else if t.state() == State::Running {
         // Re-evaluate: a lowered priority or a forbidden CPU takes effect at once.
@@ -571,6 +764,72 @@ pub fn set_params(t: &Arc<Thread>, params: Option<Params>, affinity: Option<u64>
     // SAFETY: taken by lock_thread_rq.
     unsafe { cpu.rq.force_unlock() };
     irq_flags::restore(irq);
+    Ok(())
+}
+
+/// Priority inheritance: runs `t` with `boost` while it outranks `t`'s own parameters
+/// (`None` ends the boost). Requeues or preempts as needed.
+pub fn set_boost(t: &Arc<Thread>, boost: Option<Params>) {
+    let irq = irq_flags::save_and_disable();
+    let cpu = lock_thread_rq(t);
+    let rq = rq_of(cpu);
+    let s = sched(t);
+    if s.boost != boost {
+        let queued = t.state() == State::Ready && dequeue(rq, t);
+        s.boost = boost;
+        if queued {
+            enqueue(rq, t.clone(), false);
+            check_preempt(cpu, rq, t);
+        } else if t.state() == State::Running {
+            resched_cpu(cpu);
+        }
+    }
+    // SAFETY: taken by lock_thread_rq.
+    unsafe { cpu.rq.force_unlock() };
+    irq_flags::restore(irq);
+}
+
+/// The parameters a thread runs with now (its own, or a priority-inheritance boost).
+pub fn effective_params_of(t: &Thread) -> Params {
+    let irq = irq_flags::save_and_disable();
+    let cpu = lock_thread_rq(t);
+    let p = sched(t).eff();
+    // SAFETY: taken by lock_thread_rq.
+    unsafe { cpu.rq.force_unlock() };
+    irq_flags::restore(irq);
+    p
+}
+
+/// The deadline state of a thread: (runtime left in ns, absolute deadline, throttled).
+pub fn dl_state_of(t: &Thread) -> (i64, u64, bool) {
+    let irq = irq_flags::save_and_disable();
+    let cpu = lock_thread_rq(t);
+    let d = sched(t).dl;
+    // SAFETY: taken by lock_thread_rq.
+    unsafe { cpu.rq.force_unlock() };
+    irq_flags::restore(irq);
+    (d.runtime_left_ns, d.deadline_abs_ns, d.throttled)
+}
+
+/// The real-time bandwidth: (runtime in ns or -1, period in ns).
+pub fn rt_bandwidth() -> (i64, u64) {
+    (RT_RUNTIME_NS.load(Ordering::Relaxed), RT_PERIOD_NS.load(Ordering::Relaxed))
+}
+
+/// Sets the real-time bandwidth (`/proc/sys/kernel/sched_rt_{runtime,period}_us`):
+/// `runtime_ns` < 0 disables throttling. Busy if deadline threads hold more than the new
+/// limit allows.
+pub fn set_rt_bandwidth(runtime_ns: i64, period_ns: u64) -> Result<(), AdmissionError> {
+    ADMISSION.lock().set_limit(if runtime_ns < 0 { -1 } else { runtime_ns / 1000 }, period_ns / 1000)?;
+    RT_PERIOD_NS.store(period_ns, Ordering::Relaxed);
+    RT_RUNTIME_NS.store(runtime_ns, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Deadline bandwidth booked on `cpu` and the per-CPU limit (fixed point, `BW_SHIFT`).
+pub fn dl_bandwidth(cpu: usize) -> (u64, u64) {
+    let a = ADMISSION.lock();
+    (a.used(cpu), a.limit())
 }
 
 /// Context switches done on `cpu`.

@@ -1,5 +1,9 @@
-//! The scheduler: per-CPU run queues holding scheduling classes (real-time FIFO/RR above
-//! fair above idle), threads, blocking and wake-up, and preemption.
+//! The scheduler: per-CPU run queues holding scheduling classes (deadline EDF/CBS above
+//! real-time FIFO/RR above fair above idle), threads, blocking and wake-up, preemption,
+//! real-time throttling and deadline admission.
+pub mod admission;
+pub mod deadline;
+pub mod dl_queue;
 pub mod fair_queue;
 pub mod policy;
 pub mod rt_queue;

@@ -1,6 +1,8 @@
 //! Scheduling policies and parameters as Linux numbers them (`include/uapi/linux/sched.h`),
-//! and the class each policy belongs to: real-time (FIFO/RR, priorities 1-99) above fair
-//! (OTHER/BATCH, nice -20..19) above idle.
+//! and the class each policy belongs to: deadline (EDF with CBS) above real-time (FIFO/RR,
+//! priorities 1-99) above fair (OTHER/BATCH, nice -20..19) above idle.
+
+use super::deadline::DlParams;
 
 /// A thread's scheduling policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,6 +12,7 @@ pub enum Policy {
     Rr,
     Batch,
     Idle,
+    Deadline,
 }
 
 impl Policy {
@@ -21,6 +24,7 @@ impl Policy {
             Policy::Rr => 2,
             Policy::Batch => 3,
             Policy::Idle => 5,
+            Policy::Deadline => 6,
         }
     }
 
@@ -32,6 +36,7 @@ impl Policy {
             2 => Policy::Rr,
             3 => Policy::Batch,
             5 => Policy::Idle,
+            6 => Policy::Deadline,
             _ => return None,
         })
     }
@@ -39,6 +44,7 @@ impl Policy {
     /// The class that schedules this policy.
     pub fn class(self) -> Class {
         match self {
+            Policy::Deadline => Class::Deadline,
             Policy::Fifo | Policy::Rr => Class::RealTime,
             Policy::Other | Policy::Batch => Class::Fair,
             Policy::Idle => Class::Idle,
@@ -52,6 +58,7 @@ pub enum Class {
     Idle = 0,
     Fair = 1,
     RealTime = 2,
+    Deadline = 3,
 }
 
 /// Linux's load weight for nice -20..=19 (`sched_prio_to_weight`, kernel/sched/core.c):
@@ -87,11 +94,13 @@ pub struct Params {
     pub rt_priority: u8,
     /// -20..=19, used by the fair class.
     pub nice: i8,
+    /// The reservation of a deadline thread (zero otherwise).
+    pub dl: DlParams,
 }
 
 impl Default for Params {
     fn default() -> Self {
-        Self { policy: Policy::Other, rt_priority: 0, nice: 0 }
+        Self { policy: Policy::Other, rt_priority: 0, nice: 0, dl: DlParams::default() }
     }
 }
 
@@ -100,8 +109,16 @@ impl Params {
     pub fn valid(&self) -> bool {
         match self.policy.class() {
             Class::RealTime => (1..=99).contains(&self.rt_priority),
+            Class::Deadline => self.rt_priority == 0 && self.dl.valid(),
             _ => self.rt_priority == 0,
         }
+    }
+
+    /// Whether these parameters outrank `other` (priority inheritance boosts only upwards):
+    /// a higher class, or a higher real-time priority in the real-time class.
+    pub fn outranks(&self, other: &Params) -> bool {
+        let (a, b) = (self.policy.class(), other.policy.class());
+        a > b || (a == Class::RealTime && b == Class::RealTime && self.rt_priority > other.rt_priority)
     }
 
     /// The fair-class weight.
@@ -120,22 +137,35 @@ mod tests {
 
     #[test]
     fn linux_numbers_round_trip() {
-        for p in [Policy::Other, Policy::Fifo, Policy::Rr, Policy::Batch, Policy::Idle] {
+        for p in [Policy::Other, Policy::Fifo, Policy::Rr, Policy::Batch, Policy::Idle, Policy::Deadline] {
             assert_eq!(Policy::from_linux(p.to_linux()), Some(p));
         }
-        assert_eq!(Policy::from_linux(4), None);
-        assert_eq!(Policy::from_linux(6), None, "SCHED_DEADLINE comes with the deadline class");
+        assert_eq!(Policy::from_linux(4), None, "SCHED_ISO was never merged");
+        assert_eq!(Policy::from_linux(7), None);
+        assert_eq!(Policy::Deadline.class(), Class::Deadline);
+    }
+
+    #[test]
+    fn outranking() {
+        let rt = |p| Params { policy: Policy::Fifo, rt_priority: p, ..Params::default() };
+        let dl = Params { policy: Policy::Deadline, dl: DlParams::new(1_000_000, 10_000_000, 10_000_000, 0), ..Params::default() };
+        assert!(dl.valid());
+        assert!(rt(10).outranks(&Params::default()));
+        assert!(rt(11).outranks(&rt(10)) && !rt(10).outranks(&rt(10)));
+        assert!(dl.outranks(&rt(99)) && !rt(99).outranks(&dl));
+        assert!(!Params::default().outranks(&Params { nice: 10, ..Params::default() }));
     }
 
     #[test]
     fn validity_and_weights() {
-        assert!(Params { policy: Policy::Fifo, rt_priority: 99, nice: 0 }.valid());
-        assert!(!Params { policy: Policy::Rr, rt_priority: 0, nice: 0 }.valid());
-        assert!(!Params { policy: Policy::Other, rt_priority: 5, nice: 0 }.valid());
+        assert!(Params { policy: Policy::Fifo, rt_priority: 99, ..Params::default() }.valid());
+        assert!(!Params { policy: Policy::Rr, rt_priority: 0, ..Params::default() }.valid());
+        assert!(!Params { policy: Policy::Other, rt_priority: 5, ..Params::default() }.valid());
+        assert!(!Params { policy: Policy::Deadline, ..Params::default() }.valid(), "no reservation");
         assert_eq!(weight(0), 1024);
         assert_eq!(weight(-20), 88761);
         assert_eq!(weight(19), 15);
         assert_eq!(weight(100), 15);
-        assert!(Class::RealTime > Class::Fair && Class::Fair > Class::Idle);
+        assert!(Class::Deadline > Class::RealTime && Class::RealTime > Class::Fair && Class::Fair > Class::Idle);
     }
 }

@@ -44,6 +44,23 @@ pub(crate) struct SchedState {
     pub rr_left_ns: u64,
     pub affinity: u64,
     pub is_idle_thread: bool,
+    /// Deadline class: CBS state, queue position, admitted reservation.
+    pub dl: super::deadline::DlEntity,
+    pub dl_key: Option<super::dl_queue::DlKey>,
+    pub dl_res: Option<super::admission::Reservation>,
+    /// Priority inheritance: the parameters of the highest waiter on a lock this thread
+    /// owns, when they outrank its own.
+    pub boost: Option<Params>,
+}
+
+impl SchedState {
+    /// The parameters the scheduler uses: the boost if it outranks the thread's own.
+    pub fn eff(&self) -> Params {
+        match self.boost {
+            Some(b) if b.outranks(&self.params) => b,
+            _ => self.params,
+        }
+    }
 }
 
 /// FPU/vector register save area (64-byte aligned, size from CPUID).
@@ -83,6 +100,8 @@ pub struct Thread {
     pub(crate) saved_rsp: UnsafeCell<u64>,
     state: AtomicU8,
     pub(crate) wake_pending: AtomicBool,
+    /// A deadline thread with `SCHED_FLAG_DL_OVERRUN` overran its runtime (SIGXCPU due).
+    pub(crate) dl_overrun: AtomicBool,
     pub(crate) cpu: AtomicU32,
     pub(crate) sched: UnsafeCell<SchedState>,
     interrupt: AtomicBool,
@@ -138,7 +157,12 @@ impl Thread {
                 rr_left_ns: super::policy::RR_QUANTUM_NS,
                 affinity,
                 is_idle_thread: false,
+                dl: Default::default(),
+                dl_key: None,
+                dl_res: None,
+                boost: None,
             }),
+            dl_overrun: AtomicBool::new(false),
             interrupt: AtomicBool::new(false),
             exit_requested: AtomicBool::new(false),
             fpu,
@@ -190,7 +214,7 @@ impl Thread {
 
     /// The idle thread of a CPU, wrapping the context that is running now.
     pub(crate) fn new_idle(cpu_id: u32) -> Arc<Self> {
-        let t = Self::alloc("idle", false, Params { policy: super::policy::Policy::Idle, rt_priority: 0, nice: 0 }, 1 << cpu_id)
+        let t = Self::alloc("idle", false, Params { policy: super::policy::Policy::Idle, ..Params::default() }, 1 << cpu_id)
             .expect("no memory for the idle thread");
         t.state.store(State::Running as u8, Ordering::Relaxed);
         t.cpu.store(cpu_id, Ordering::Relaxed);
@@ -295,6 +319,11 @@ impl Thread {
         }
         crate::arch::x86_64::irq_flags::restore(irq);
         old
+    }
+
+    /// Takes the "deadline runtime overrun" notice (`SCHED_FLAG_DL_OVERRUN`).
+    pub fn take_dl_overrun(&self) -> bool {
+        self.dl_overrun.swap(false, Ordering::AcqRel)
     }
 
     /// Asks that this (user) thread end instead of returning to user mode.

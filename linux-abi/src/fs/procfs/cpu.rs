@@ -85,7 +85,7 @@ fn find_idle_threads() {
             if armed & (1 << c.id) != 0 {
                 continue;
             }
-            rtos::sched::core::set_params(&me, None, Some(1u64 << c.id));
+            let _ = rtos::sched::core::set_params(&me, None, Some(1u64 << c.id));
             rtos::sched::core::yield_now();
             if percpu::this().id == c.id {
                 let next = rtos::time::now_ns() + 1_000_000;
@@ -98,7 +98,7 @@ fn find_idle_threads() {
         }
         let _ = rtos::sync::sleep_until(rtos::time::now_ns() + 10_000_000, false);
     }
-    rtos::sched::core::set_params(&me, None, Some(u64::MAX));
+    let _ = rtos::sched::core::set_params(&me, None, Some(u64::MAX));
     rtos::sched::core::yield_now();
 }
 

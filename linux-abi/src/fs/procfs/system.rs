@@ -278,6 +278,30 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
     v
 }
 
+/// `/proc/sys/kernel/sched_rt_runtime_us` and `sched_rt_period_us`: real-time throttling
+/// (runtime -1: none). As Linux: the period must be at least 1, the runtime at most the
+/// period, and a runtime below the deadline bandwidth already admitted is EBUSY.
+fn rt_bandwidth_file(ino: u64, period: bool) -> Arc<dyn Inode> {
+    let gen: node::GenFn = alloc::boxed::Box::new(move || {
+        let (rt, per) = rtos::sched::core::rt_bandwidth();
+        let v = if period { per as i64 / 1000 } else if rt < 0 { -1 } else { rt / 1000 };
+        Ok(format!("{v}\n").into_bytes())
+    });
+    let write: node::WriteFn = alloc::boxed::Box::new(move |data: &[u8]| {
+        let text = core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim();
+        let v: i64 = text.parse().map_err(|_| Errno::EINVAL)?;
+        let (rt_ns, per_ns) = rtos::sched::core::rt_bandwidth();
+        let (rt_us, per_us) = if period { (if rt_ns < 0 { -1 } else { rt_ns / 1000 }, v) } else { (v, per_ns as i64 / 1000) };
+        if per_us <= 0 || per_us > i64::from(i32::MAX) || rt_us < -1 || (rt_us > per_us) {
+            return Err(Errno::EINVAL);
+        }
+        let rt = if rt_us < 0 { -1 } else { rt_us * 1000 };
+        rtos::sched::core::set_rt_bandwidth(rt, per_us as u64 * 1000).map_err(|_| Errno::EBUSY)?;
+        Ok(data.len())
+    });
+    node::GenFile::writable(FS, ino, 0o644, gen, write)
+}
+
 fn sys_dir() -> Arc<dyn Inode> {
     let n = |i: u64| ino(KIND_SYS, 0, i);
     let ro = |i: u64, s: &str| node::text(FS, n(i), Errno::EACCES, format!("{s}\n"));
@@ -291,6 +315,9 @@ fn sys_dir() -> Arc<dyn Inode> {
             ("osrelease", ro(12, RELEASE)),
             ("version", ro(13, VERSION)),
             ("pid_max", ro(14, &format!("{}", crate::process::ids::PID_MAX))),
+            ("sched_rt_runtime_us", rt_bandwidth_file(n(15), false)),
+            ("sched_rt_period_us", rt_bandwidth_file(n(16), true)),
+            ("sched_rr_timeslice_ms", ro(17, &format!("{}", rtos::sched::policy::RR_QUANTUM_NS / 1_000_000))),
             (
                 "random",
                 GenDir::table(
