@@ -39,7 +39,7 @@ LOG ?= warn
 APPEND ?=
 TIMEOUT ?= 0
 RESULT ?=
-HOST_CRATES ?= rtos board linux-abi
+HOST_CRATES ?= rtos board linux-abi dataflow-profile
 TEST_ARGS ?=
 ROUNDS ?= 10
 SELFTEST_SMP ?= 1 2 4
@@ -92,6 +92,7 @@ test-host: setup ## the host-side tests only (no kernel build, no QEMU)
 
 bench: kernel image ## boot-time benchmark (TCG, and KVM if its probe passes)
 	$(PYTHON) tools/bench/boot_time.py --rounds $(ROUNDS) --smp $(SMP) --mem $(MEM) --kernel $(KERNEL) --initrd $(INITRD)
+
 
 selftest: kernel ## boot with the kernel's self-test under TCG for each of SELFTEST_SMP
 	@failed=0; for n in $(SELFTEST_SMP); do \
