@@ -11,6 +11,7 @@
 #   NET          run-qemu's network: user (QEMU user networking: guest 10.0.2.15, host 10.0.2.2)
 #                or none                                             (default user)
 #   FWD          host ports forwarded into the guest, e.g. FWD=tcp:8080 or "tcp:18080:8080 udp:5353"
+#   PROFILE      dataflow profile for run-qemu: a name in configs/profiles/ (e.g. default) or a file
 #   LOG          kernel log level: error warn info debug trace       (default warn)
 #   APPEND       extra kernel command line words (e.g. selftest)
 #   TIMEOUT      seconds before a run-qemu run is stopped (status 124); 0 = none (default 0)
@@ -35,6 +36,7 @@ MEM ?= 2G
 ACCEL ?= auto
 NET ?= user
 FWD ?=
+PROFILE ?=
 LOG ?= warn
 APPEND ?=
 TIMEOUT ?= 0
@@ -45,7 +47,7 @@ ROUNDS ?= 10
 SELFTEST_SMP ?= 1 2 4
 
 # Strings go to the recipes through the environment, so no quoting can break them.
-export CMD ADD APPEND RESULT FWD
+export CMD ADD APPEND RESULT FWD PROFILE
 
 # rustup installs cargo here; a fresh non-login shell may not have it on PATH.
 ifneq ($(wildcard $(HOME)/.cargo/bin),)
@@ -78,7 +80,7 @@ run-qemu: kernel image ## boot Axle and run CMD (or the interactive init); fails
 	@$(RUNNER) --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --log $(LOG) --timeout $(TIMEOUT) \
 	  --kernel $(KERNEL) --initrd $(INITRD) --net $(NET) $$(for f in $$FWD; do printf -- '--fwd %s ' "$$f"; done) \
 	  $${ADD:+--add "$$ADD"} $${APPEND:+--append "$$APPEND"} $${RESULT:+--result "$$RESULT"} \
-	  --command "$$CMD"
+	  $${PROFILE:+--profile "$$PROFILE"} --command "$$CMD"
 
 # tools/test.py runs, each even if an earlier one failed: cargo test for HOST_CRATES, the
 # harness's and the tools' Python self-tests, the kernel and image builds, then

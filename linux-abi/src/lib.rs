@@ -19,6 +19,7 @@ pub mod futex;
 pub mod net;
 #[cfg(target_os = "none")]
 pub mod process;
+pub mod profile;
 pub mod random;
 pub mod schedcap;
 #[cfg(target_os = "none")]

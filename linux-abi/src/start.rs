@@ -64,6 +64,7 @@ pub fn init(initramfs: &[u8]) -> Result<usize, Errno> {
         }
     }
     rtos::user::set_hooks(&HOOKS);
+    crate::profile::load();
     let t = Thread::new_kernel("ksignald", || crate::signal::deferred_sender()).map_err(|_| Errno::ENOMEM)?;
     rtos::sched::core::start(&t);
     Ok(n)
@@ -76,6 +77,7 @@ pub fn spawn_init(argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
     let root = crate::fs::root_location();
     let rlimits = crate::process::limits::Rlimits::default();
     let cmdline: Vec<u8> = argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
+    let profile_input = crate::profile::get().map(|_| (argv.clone(), envp.clone()));
     let img = crate::exec::load(&root, &root, &path, argv, envp, rlimits.soft(crate::process::limits::RLIMIT_STACK))?;
     let pid = crate::process::ids::alloc_pid().ok_or(Errno::EAGAIN)?;
     let p = Process::new(pid, img.mm.clone(), alloc::sync::Weak::new(), pid, pid, rlimits);
@@ -97,6 +99,9 @@ pub fn spawn_init(argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> Result<(), Errno> {
     let thread = Thread::new_user(&name, &img.frame, img.mm.clone(), 0, Default::default(), u64::MAX).map_err(|_| Errno::ENOMEM)?;
     thread.set_ext(Box::new(task.clone()));
     task.thread.call_once(|| Arc::downgrade(&thread));
+    if let Some((argv, envp)) = profile_input {
+        crate::profile::on_exec(&task, &img.exe_path, &argv, &envp);
+    }
     p.state.lock().tasks.push(task);
     board::debug_exit::debugcon_write(b"axle: user\n");
     rtos::sched::core::start(&thread);

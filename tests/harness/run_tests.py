@@ -96,11 +96,12 @@ class TestSpec:
     kernel_fault: bool = False  # the Axle run must end in a kernel fault
     fixture: Fixture | None = None
     net: str | None = None  # the runner's --net (guest network), None: the runner's default
+    profile: str | None = None  # the runner's --profile (dataflow profile), Axle-only
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
 TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
-             "append", "kernel_fault", "fixture", "net"}
+             "append", "kernel_fault", "fixture", "net", "profile"}
 NET_MODES = ("none", "user")  # the runner's --net choices
 FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -242,6 +243,11 @@ def parse_tests(data: dict) -> list[TestSpec]:
             _check_type(where, "net", net, str)
             if net not in NET_MODES:
                 raise ConfigError(f"{where}: 'net' must be one of {', '.join(NET_MODES)}: {net!r}")
+        profile = raw.get("profile")
+        if profile is not None:
+            _check_type(where, "profile", profile, str)
+            if host:
+                raise ConfigError(f"{where}: tests with a 'profile' are Axle-only (host = false)")
         fixture = None
         if "fixture" in raw:
             _check_type(where, "fixture", raw["fixture"], str)
@@ -264,6 +270,7 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 kernel_fault=kernel_fault,
                 fixture=fixture,
                 net=net,
+                profile=profile,
             )
         )
     return specs
@@ -481,6 +488,8 @@ def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, o
         cmd += ["--append", " ".join(spec.append)]
     if spec.net:
         cmd += ["--net", spec.net]
+    if spec.profile:
+        cmd += ["--profile", spec.profile]
     if opts.accel:
         cmd += ["--accel", opts.accel]
     if opts.kernel:

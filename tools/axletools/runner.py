@@ -151,6 +151,7 @@ class RunConfig:
     verbose: bool = False
     net: str = "none"  # "none" or "user" (see net_args)
     fwd: list[str] = dataclasses.field(default_factory=list)  # host ports forwarded into the guest (net "user")
+    profile: bytes | None = None  # compiled dataflow profile for /etc/axle/profile
 
     def cmdline(self) -> str:
         words = [f"log={self.log}"]
@@ -239,8 +240,9 @@ def qemu_command(cfg: RunConfig, initrd: Path | None, status_sock: Path, stdin_i
 
 
 def compose_initrd(out_path: Path, base: Path, add: Path | None, argv: list[str] | None, env: list[str],
-                   warn=lambda msg: None) -> None:
-    """base image + (add dir under /add) + (/etc/axle/cmd, /etc/axle/env), streamed."""
+                   warn=lambda msg: None, profile: bytes | None = None) -> None:
+    """base image + (add dir under /add) + (/etc/axle/cmd, /etc/axle/env, and the compiled
+    dataflow profile as /etc/axle/profile), streamed."""
     with open(out_path, "wb") as out:
         with open(base, "rb") as f:
             shutil.copyfileobj(f, out, 1 << 20)
@@ -256,6 +258,30 @@ def compose_initrd(out_path: Path, base: Path, add: Path | None, argv: list[str]
             if argv is not None:
                 w.add_bytes("/etc/axle/cmd", newc.nul_strings(argv))
             w.add_bytes("/etc/axle/env", newc.nul_strings(env))
+            if profile is not None:
+                w.add_bytes("/etc/axle/profile", profile)
+
+
+def load_profile(spec: str) -> bytes:
+    """The compiled profile for `--profile`: a name in configs/profiles/, a .toml file
+    (compiled by `cargo run -p dataflow-profile -- compile`), or an already compiled file.
+    RunError when it cannot be found or does not compile (the tool's errors are shown)."""
+    path = Path(spec)
+    if not path.exists() and not path.is_absolute() and (REPO / spec).exists():
+        path = REPO / spec
+    if not path.exists() and "/" not in spec:
+        path = REPO / "configs" / "profiles" / (spec if spec.endswith(".toml") else spec + ".toml")
+    if not path.is_file():
+        raise RunError(f"profile not found: {spec} (a file, or a name in configs/profiles/)")
+    if path.suffix != ".toml":
+        return path.read_bytes()
+    proc = subprocess.run(
+        ["cargo", "run", "--quiet", "--release", "-p", "dataflow-profile", "--bin", "axle-profile", "--",
+         "compile", str(path), "-o", "-"],
+        cwd=REPO, capture_output=True)
+    if proc.returncode != 0:
+        raise RunError(f"profile {path} does not compile:\n{proc.stderr.decode(errors='replace').rstrip()}")
+    return proc.stdout
 
 
 # --------------------------------------------------------------------------
@@ -579,7 +605,7 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
         if cfg.initrd is not None:
             initrd = workdir / "initramfs.cpio"
             try:
-                compose_initrd(initrd, cfg.initrd, cfg.add, cfg.argv, guest_env(), warn=say)
+                compose_initrd(initrd, cfg.initrd, cfg.add, cfg.argv, guest_env(), warn=say, profile=cfg.profile)
             except (OSError, newc.CpioError) as e:
                 raise RunError(f"cannot build the run's initramfs: {e}") from None
         sock_path = workdir / "status.sock"
@@ -812,6 +838,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--fwd", action="append", default=[], metavar="PROTO:HOSTPORT[:GUESTPORT]",
                    help="forward a host port (on 127.0.0.1) into the guest, e.g. tcp:8080 or tcp:18080:8080 "
                         "(repeatable; implies --net user)")
+    p.add_argument("--profile", metavar="FILE",
+                   help="dataflow profile for this run: a compiled profile, a .toml file (compiled with "
+                        "axle-profile), or a name in configs/profiles/; put at /etc/axle/profile")
     p.add_argument("--command", metavar="STRING",
                    help="the command as one string (make's CMD): split with shell-like rules into argv "
                         "(later: run by /bin/sh -c); empty = no command")
@@ -899,6 +928,7 @@ def main(argv: list[str] | None = None) -> int:
             argv=cmd_argv, add=args.add.resolve() if args.add else None, timeout_s=args.timeout or None,
             interactive=cmd_argv is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
             verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
+            profile=load_profile(args.profile) if args.profile else None,
         )
         if cfg.interactive:
             say("interactive console: Ctrl-A x quits QEMU, Ctrl-A h lists the other keys")

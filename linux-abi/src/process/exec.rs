@@ -23,6 +23,8 @@ pub fn execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, frame: &mut Tr
     };
     let stack_limit = p.rlimits.lock().soft(RLIMIT_STACK);
     let cmdline: Vec<u8> = argv.iter().flat_map(|a| a.iter().copied().chain(core::iter::once(0))).collect();
+    // The dataflow profile identifies the process by its arguments and environment.
+    let for_profile = crate::profile::get().map(|_| (argv.clone(), envp.clone()));
     let img = crate::exec::load(&root, &cwd, path, argv, envp, stack_limit)?;
 
     // Point of no return. End the other threads first.
@@ -71,6 +73,9 @@ pub fn execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, frame: &mut Tr
     me.fpu_reset();
     if let Some(c) = task.vfork_done.lock().take() {
         c.complete();
+    }
+    if let Some((argv, envp)) = for_profile {
+        crate::profile::on_exec(&task, &img.exe_path, &argv, &envp);
     }
     *frame = img.frame;
     Ok(0)

@@ -77,6 +77,7 @@ fn finish(task: &Arc<Task>, status: ExitStatus) {
         return;
     }
     release_robust_list(task);
+    crate::profile::on_exit(task);
     let ctid = task.clear_child_tid.swap(0, Ordering::AcqRel);
     if ctid != 0 && crate::uaccess::write(ctid, &0u32).is_ok() {
         let mm = task.process.mm();

@@ -203,6 +203,10 @@ pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     thread.set_ext(Box::new(task.clone()));
     task.thread.call_once(|| Arc::downgrade(&thread));
     process.state.lock().tasks.push(task.clone());
+    if f & CLONE_THREAD == 0 {
+        crate::profile::inherit(&parent_proc, &process);
+    }
+    crate::profile::place(&task);
     if f & CLONE_PARENT_SETTID != 0 {
         crate::uaccess::write(a.parent_tid, &tid)?;
     }

@@ -125,6 +125,8 @@ pub struct Process {
     pub children_maxrss_pages: AtomicU64,
     /// The scheduling capability this process holds (granted by the dataflow profile).
     pub sched_cap: SpinLock<Option<crate::schedcap::SchedCap>>,
+    /// What the dataflow profile knows of this process (set at `execve`).
+    pub identity: SpinLock<Option<dataflow_profile::matching::Identity>>,
 }
 
 /// A thread of a process.
@@ -152,6 +154,8 @@ pub struct Task {
     pub restart: SpinLock<Option<crate::time::RestartBlock>>,
     /// `SCHED_RESET_ON_FORK`: children start in SCHED_OTHER with a nice value >= 0.
     pub sched_reset_on_fork: AtomicBool,
+    /// The profile rule that placed this thread (-1: none).
+    pub profile_rule: crate::profile::RuleIndex,
 }
 
 static PROCESSES: SpinLock<BTreeMap<Pid, Weak<Process>>> = SpinLock::new(BTreeMap::new());
@@ -196,6 +200,7 @@ impl Process {
             maxrss_pages: AtomicU64::new(0),
             children_maxrss_pages: AtomicU64::new(0),
             sched_cap: SpinLock::new(None),
+            identity: SpinLock::new(None),
         });
         PROCESSES.lock().insert(pid, Arc::downgrade(&p));
         p
@@ -274,6 +279,7 @@ impl Task {
             exit_done: AtomicBool::new(false),
             restart: SpinLock::new(None),
             sched_reset_on_fork: AtomicBool::new(false),
+            profile_rule: crate::profile::RuleIndex::new(-1),
         });
         TASKS.lock().insert(tid, Arc::downgrade(&t));
         t

@@ -346,7 +346,9 @@ pub fn prctl(a: Args) -> SysResult {
                 }
             }
             let end = buf.iter().position(|&b| b == 0).unwrap_or(15).min(15);
-            current_task().set_comm(&buf[..end]);
+            let me = current_task();
+            me.set_comm(&buf[..end]);
+            crate::profile::place(&me);
             Ok(0)
         }
         PR_GET_NAME => {

@@ -330,6 +330,11 @@ fn gen_status(t: &Target) -> Result<Vec<u8>, Errno> {
     let _ = writeln!(s, "Cpus_allowed_list:\t{}", node::cpu_list(allowed));
     let _ = writeln!(s, "Mems_allowed:\t00000000,00000001\nMems_allowed_list:\t0");
     let _ = writeln!(s, "voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0");
+    if crate::profile::get().is_some() {
+        // Axle's own line: the dataflow-profile rule that placed this thread.
+        let rule = task.as_ref().and_then(|t| crate::profile::rule_name(t));
+        let _ = writeln!(s, "profile_rule:\t{}", rule.as_deref().unwrap_or("-"));
+    }
     Ok(s.into_bytes())
 }
 
@@ -498,7 +503,10 @@ fn write_comm(t: &Target, data: &[u8]) -> Result<usize, Errno> {
         return Err(Errno::EINVAL);
     }
     let task = t.task(&p)?.ok_or(Errno::ESRCH)?;
-    task.set_comm(&data[..data.len().min(15)]);
+    // A trailing newline (`echo name > comm`) is not part of the name.
+    let name = data.strip_suffix(b"\n").unwrap_or(data);
+    task.set_comm(&name[..name.len().min(15)]);
+    crate::profile::place(&task);
     Ok(data.len())
 }
 

@@ -273,6 +273,8 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         ("swaps", node::text(FS, 9, Errno::EIO, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),
         ("mounts", node::GenLink::make(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
         ("sys", sys_dir()),
+        // Axle's own: the active dataflow profile and how many threads each rule placed.
+        ("axle", GenDir::table(FS, ino(KIND_SYS, 0, 90), 0o555, alloc::vec![("profile", f(91, crate::profile::summary))])),
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
     v
