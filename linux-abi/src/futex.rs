@@ -48,6 +48,10 @@ struct Waiter {
     thread: Arc<Thread>,
     bitset: u32,
     woken: AtomicBool,
+    /// A `FUTEX_WAIT_REQUEUE_PI` waiter: the PI futex it may be moved to.
+    requeue_pi: Option<crate::futex_pi::RequeuePi>,
+    /// It was moved to that PI futex (it then waits for the lock there).
+    requeued: AtomicBool,
 }
 
 static QUEUES: SpinLock<BTreeMap<Key, VecDeque<Arc<Waiter>>>> = SpinLock::new(BTreeMap::new());
@@ -91,7 +95,14 @@ pub fn wait(mm: &Arc<AddressSpace>, addr: u64, val: u32, bitset: u32, deadline_n
     }
     let key = key_of(mm, addr, private)?;
     let me = rtos::sched::core::current_arc();
-    let w = Arc::new(Waiter { thread: me.clone(), bitset, woken: AtomicBool::new(false) });
+    let w = Arc::new(Waiter { thread: me.clone(), bitset, woken: AtomicBool::new(false), requeue_pi: None, requeued: AtomicBool::new(false) });
+    enqueue_and_sleep(key, addr, val, &w, deadline_ns)
+}
+
+/// Queues `w` on `key` if `*addr == val` (else EAGAIN), then sleeps until woken, the
+/// deadline or a signal.
+fn enqueue_and_sleep(key: Key, addr: u64, val: u32, w: &Arc<Waiter>, deadline_ns: Option<u64>) -> SysResult {
+    let me = w.thread.clone();
     loop {
         let mut q = QUEUES.lock();
         match read_word_nofault(addr) {
@@ -133,7 +144,7 @@ pub fn wait(mm: &Arc<AddressSpace>, addr: u64, val: u32, bitset: u32, deadline_n
         let mut q = QUEUES.lock();
         let mut removed = false;
         for list in q.values_mut() {
-            if let Some(i) = list.iter().position(|x| Arc::ptr_eq(x, &w)) {
+            if let Some(i) = list.iter().position(|x| Arc::ptr_eq(x, w)) {
                 list.remove(i);
                 removed = true;
                 break;
@@ -278,4 +289,73 @@ pub fn wake_op(mm: &Arc<AddressSpace>, addr: u64, addr2: u64, n: usize, n2: usiz
         total += wake_key(k2, n2, FUTEX_BITSET_MATCH_ANY);
     }
     Ok(total)
+}
+
+/// `FUTEX_WAIT_REQUEUE_PI`: waits on `addr` (if `*addr == val`) to be moved by
+/// `FUTEX_CMP_REQUEUE_PI` to the PI futex `addr2`, and returns owning it.
+pub fn wait_requeue_pi(mm: &Arc<AddressSpace>, addr: u64, val: u32, deadline_ns: Option<u64>, addr2: u64, private: bool) -> SysResult {
+    if addr == addr2 {
+        return Err(Errno::EINVAL);
+    }
+    let key = key_of(mm, addr, private)?;
+    let rq = crate::futex_pi::prepare_requeue_waiter(mm, addr2, private)?;
+    let me = rtos::sched::core::current_arc();
+    let w = Arc::new(Waiter { thread: me, bitset: FUTEX_BITSET_MATCH_ANY, woken: AtomicBool::new(false), requeue_pi: Some(rq), requeued: AtomicBool::new(false) });
+    let r = enqueue_and_sleep(key, addr, val, &w, deadline_ns);
+    if w.requeued.load(Ordering::Acquire) {
+        let rq = w.requeue_pi.as_ref().expect("requeue-PI waiter");
+        return crate::futex_pi::wait_requeued(rq, deadline_ns);
+    }
+    match r {
+        // Woken on the first futex without being moved: Linux reports EAGAIN.
+        Ok(_) => Err(Errno::EAGAIN),
+        Err(e) => Err(e),
+    }
+}
+
+/// `FUTEX_CMP_REQUEUE_PI`: if `*addr == cmp`, moves up to `1 + n_requeue` of the
+/// `WAIT_REQUEUE_PI` waiters of `addr` to the PI futex `addr2`: the first takes it if it is
+/// free; the others wait for it. Returns how many were woken or moved.
+pub fn cmp_requeue_pi(mm: &Arc<AddressSpace>, addr: u64, addr2: u64, n_wake: usize, n_requeue: usize, cmp: u32, private: bool) -> SysResult {
+    if n_wake != 1 || addr == addr2 {
+        return Err(Errno::EINVAL);
+    }
+    let k1 = key_of(mm, addr, private)?;
+    let k2 = key_of(mm, addr2, private)?;
+    let moved: alloc::vec::Vec<Arc<Waiter>> = loop {
+        let mut q = QUEUES.lock();
+        match read_word_nofault(addr) {
+            Some(v) if v != cmp => return Err(Errno::EAGAIN),
+            Some(_) => {}
+            None => {
+                drop(q);
+                let v: u32 = crate::uaccess::read(addr)?;
+                if v != cmp {
+                    return Err(Errno::EAGAIN);
+                }
+                continue;
+            }
+        }
+        let Some(list) = q.get_mut(&k1) else { break alloc::vec::Vec::new() };
+        // Every waiter must be a requeue-PI waiter for this very PI futex.
+        if list.iter().any(|w| w.requeue_pi.as_ref().is_none_or(|r| r.target != k2)) {
+            return Err(Errno::EINVAL);
+        }
+        let take = (1 + n_requeue).min(list.len());
+        let moved: alloc::vec::Vec<_> = list.drain(..take).collect();
+        if list.is_empty() {
+            q.remove(&k1);
+        }
+        for w in &moved {
+            w.requeued.store(true, Ordering::Release);
+            w.woken.store(true, Ordering::Release);
+        }
+        break moved;
+    };
+    let pi: alloc::vec::Vec<_> = moved.iter().filter_map(|w| w.requeue_pi.as_ref().map(|r| r.waiter.clone())).collect();
+    crate::futex_pi::requeue_to_pi(k2, addr2, pi)?;
+    for w in &moved {
+        rtos::sched::core::wake(&w.thread);
+    }
+    Ok(moved.len())
 }

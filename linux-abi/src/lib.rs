@@ -15,6 +15,7 @@ pub mod exec;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod futex;
+pub mod futex_pi;
 #[cfg(target_os = "none")]
 pub mod net;
 #[cfg(target_os = "none")]

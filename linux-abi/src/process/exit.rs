@@ -76,6 +76,9 @@ fn finish(task: &Arc<Task>, status: ExitStatus) {
     if task.exit_done.swap(true, Ordering::AcqRel) {
         return;
     }
+    // PI futexes with kernel waiters go to their top waiter (FUTEX_OWNER_DIED) first;
+    // then the robust list marks the rest.
+    crate::futex_pi::owner_exited(task.tid);
     release_robust_list(task);
     crate::profile::on_exit(task);
     let ctid = task.clear_child_tid.swap(0, Ordering::AcqRel);

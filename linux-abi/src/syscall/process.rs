@@ -487,6 +487,32 @@ pub fn futex(a: Args) -> SysResult {
             requeue(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, Some(a.u32(5)), private)
         }
         FUTEX_WAKE_OP => wake_op(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, a.u32(5), private),
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            // LOCK_PI's timeout is absolute CLOCK_REALTIME; LOCK_PI2's absolute
+            // CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME.
+            let deadline = if cmd == FUTEX_TRYLOCK_PI || a.u(3) == 0 {
+                None
+            } else {
+                let ts = crate::time::read_timespec(a.u(3))?;
+                Some(if cmd == FUTEX_LOCK_PI || realtime { crate::time::realtime_to_monotonic(ts) } else { ts })
+            };
+            crate::futex_pi::lock(&mm, uaddr, deadline, cmd == FUTEX_TRYLOCK_PI, private)
+        }
+        FUTEX_UNLOCK_PI => crate::futex_pi::unlock(&mm, uaddr, private),
+        FUTEX_WAIT_REQUEUE_PI => {
+            let deadline = if a.u(3) == 0 {
+                None
+            } else {
+                let ts = crate::time::read_timespec(a.u(3))?;
+                Some(if realtime { crate::time::realtime_to_monotonic(ts) } else { ts })
+            };
+            match wait_requeue_pi(&mm, uaddr, val, deadline, a.u(4), private) {
+                Err(Errno::ERESTARTSYS) => Err(Errno::ERESTARTNOINTR),
+                other => other,
+            }
+        }
+        FUTEX_CMP_REQUEUE_PI if (a.u(3) as u32 as i32) < 0 => Err(Errno::EINVAL),
+        FUTEX_CMP_REQUEUE_PI => cmp_requeue_pi(&mm, uaddr, a.u(4), val as usize, a.u(3) as u32 as usize, a.u32(5), private),
         _ => Err(Errno::ENOSYS),
     }
 }

@@ -185,6 +185,16 @@ pub fn cmpxchg_user_u32(addr: u64, expected: u32, new: u32) -> Result<u32, Fault
     }
 }
 
+/// [`cmpxchg_user_u32`] without resolving page faults (for use under a spinlock): `None`
+/// if the page is not present and writable or the address is bad. Interrupts must be off.
+pub fn cmpxchg_user_u32_nofault(addr: u64, expected: u32, new: u32) -> Option<u32> {
+    let cpu = crate::percpu::this();
+    cpu.nofault.store(true, core::sync::atomic::Ordering::Relaxed);
+    let r = cmpxchg_user_u32(addr, expected, new);
+    cpu.nofault.store(false, core::sync::atomic::Ordering::Relaxed);
+    r.ok()
+}
+
 /// Reads an aligned 32-bit user word without resolving page faults (for checks done under
 /// a spinlock): `None` if the page is not present or the address is bad. Interrupts must
 /// be off (the caller holds a spinlock).
