@@ -1,5 +1,5 @@
 //! Brings up the network card at boot: finds a virtio-net function on the PCI bus, places
-//! its BARs, routes its MSI-X interrupts to the boot CPU (a housekeeping CPU), and hands it
+//! its BARs, routes its MSI-X interrupts to a housekeeping CPU (the dataflow profile's first, else CPU 0), and hands it
 //! to the Linux layer's network stack as eth0. Without a card (QEMU `-net none`) the
 //! machine has loopback only.
 //!
@@ -101,8 +101,10 @@ pub fn init(boot: &BootInfo, cmd: &Cmdline) {
         log::error!("net: no free interrupt vector");
         return;
     };
-    let boot_cpu = rtos::percpu::get(0).map_or(rtos::percpu::this().apic_id, |c| c.apic_id);
-    let (address, data) = rtos::irq::msi_message(boot_cpu, vector);
+    // Device interrupts go to a housekeeping CPU (the dataflow profile's first; CPU 0 without one).
+    let irq_cpu = linux_abi::profile::irq_cpu();
+    let apic = rtos::percpu::get(irq_cpu).or_else(|| rtos::percpu::get(0)).map_or(rtos::percpu::this().apic_id, |c| c.apic_id);
+    let (address, data) = rtos::irq::msi_message(apic, vector);
     let msg = MsiMessage { address, data };
     let config = NetConfig { interrupts: NetInterrupts::Msix(NetVectors { rx: msg, tx: None, config: Some(msg) }), ..NetConfig::default() };
     let card = match VirtioNet::new(&func, KernelPlatform, &config) {
