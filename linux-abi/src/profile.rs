@@ -66,6 +66,8 @@ pub fn load() {
         Ok(p) => {
             rtos::console::write_text(&alloc::format!("axle: dataflow profile `{}` active ({} rules, {} CPUs)\n", p.name, p.rules.len(), ncpus));
             *PLACED.lock() = alloc::vec![0; p.rules.len()];
+            // Kernel threads (network, signals, statistics) stay on the housekeeping CPUs.
+            rtos::sched::thread::set_kernel_affinity(p.housekeeping.words()[0] & machine_mask());
             PROFILE.call_once(|| p);
             schedcap::set_profile_active(true);
         }

@@ -92,6 +92,20 @@ impl Drop for FpuArea {
 
 static NEXT_TID: AtomicU64 = AtomicU64::new(1);
 
+/// CPUs new kernel threads may run on (the housekeeping CPUs when a dataflow profile
+/// partitions the machine; all by default).
+static KERNEL_AFFINITY: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Confines kernel threads created from now on to `mask`.
+pub fn set_kernel_affinity(mask: u64) {
+    KERNEL_AFFINITY.store(if mask == 0 { u64::MAX } else { mask }, Ordering::Relaxed);
+}
+
+/// The CPUs kernel threads run on.
+pub fn kernel_affinity() -> u64 {
+    KERNEL_AFFINITY.load(Ordering::Relaxed)
+}
+
 /// A schedulable thread.
 pub struct Thread {
     id: u64,
@@ -176,7 +190,7 @@ impl Thread {
 
     /// A kernel thread that will run `f` once started with [`super::core::start`].
     pub fn new_kernel(name: &str, f: impl FnOnce() + Send + 'static) -> Result<Arc<Self>, OutOfMemory> {
-        let t = Self::alloc(name, false, Params::default(), u64::MAX)?;
+        let t = Self::alloc(name, false, Params::default(), kernel_affinity())?;
         // SAFETY: the thread is not shared yet.
         unsafe { *t.entry.get() = Some(Box::new(f)) };
         // The trap-frame slot at the top stays free, so the thread can later enter user mode.
