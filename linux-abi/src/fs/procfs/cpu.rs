@@ -98,7 +98,7 @@ fn find_idle_threads() {
         }
         let _ = rtos::sync::sleep_until(rtos::time::now_ns() + 10_000_000, false);
     }
-    let _ = rtos::sched::core::set_params(&me, None, Some(u64::MAX));
+    let _ = rtos::sched::core::set_params(&me, None, Some(rtos::sched::thread::kernel_affinity()));
     rtos::sched::core::yield_now();
 }
 
