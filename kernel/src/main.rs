@@ -37,6 +37,9 @@ fn kernel_main(boot: &'static BootInfo) {
     if let Some(kind) = cmd.get("crashtest") {
         rtos::panic::crash_test(kind);
     }
+    if cmd.has("irqsoff") {
+        rtos::sync::irqsoff::enable();
+    }
     if cmd.has("strace") {
         linux_abi::syscall::trace::enable(None);
     } else if let Some(name) = cmd.get("strace") {

@@ -2,6 +2,7 @@
 //!
 //! Every blocking primitive here sleeps on a [`WaitQueue`] and is woken by the event;
 //! nothing polls or yields in a loop.
+pub mod irqsoff;
 pub mod spinlock;
 #[cfg(target_os = "none")]
 pub mod mutex;

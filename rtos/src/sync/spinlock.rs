@@ -24,6 +24,9 @@ unsafe impl<T: ?Sized + Send> Send for SpinLock<T> {}
 pub struct SpinLockGuard<'a, T: ?Sized> {
     lock: &'a SpinLock<T>,
     irq_was_enabled: bool,
+    /// The interrupts-off tracer's start time (0: not traced) and where the lock was taken.
+    traced_since: u64,
+    taken_at: &'static core::panic::Location<'static>,
 }
 
 /// Spins before the lock is declared deadlocked (a kernel bug, reported as a panic).
@@ -51,15 +54,18 @@ impl<T: ?Sized> SpinLock<T> {
     #[track_caller]
     pub fn lock(&self) -> SpinLockGuard<'_, T> {
         let irq_was_enabled = irq_flags::save_and_disable();
+        let traced_since = if irq_was_enabled { super::irqsoff::start() } else { 0 };
         self.acquire();
-        SpinLockGuard { lock: self, irq_was_enabled }
+        SpinLockGuard { lock: self, irq_was_enabled, traced_since, taken_at: core::panic::Location::caller() }
     }
 
     /// Takes the lock if it is free.
+    #[track_caller]
     pub fn try_lock(&self) -> Option<SpinLockGuard<'_, T>> {
         let irq_was_enabled = irq_flags::save_and_disable();
         if self.locked.compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok() {
-            Some(SpinLockGuard { lock: self, irq_was_enabled })
+            let traced_since = if irq_was_enabled { super::irqsoff::start() } else { 0 };
+            Some(SpinLockGuard { lock: self, irq_was_enabled, traced_since, taken_at: core::panic::Location::caller() })
         } else {
             irq_flags::restore(irq_was_enabled);
             None
@@ -135,6 +141,7 @@ impl<T: ?Sized> DerefMut for SpinLockGuard<'_, T> {
 impl<T: ?Sized> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
         self.lock.locked.store(false, Ordering::Release);
+        super::irqsoff::end(self.traced_since, self.taken_at);
         irq_flags::restore(self.irq_was_enabled);
     }
 }
