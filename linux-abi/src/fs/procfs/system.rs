@@ -274,10 +274,38 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         ("mounts", node::GenLink::make(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
         ("sys", sys_dir()),
         // Axle's own: the active dataflow profile and how many threads each rule placed.
-        ("axle", GenDir::table(FS, ino(KIND_SYS, 0, 90), 0o555, alloc::vec![("profile", f(91, crate::profile::summary))])),
+        (
+            "axle",
+            GenDir::table(FS, ino(KIND_SYS, 0, 90), 0o555, alloc::vec![("irqsoff", irqsoff_file(92)), ("profile", f(91, crate::profile::summary))]),
+        ),
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
     v
+}
+
+/// `/proc/axle/irqsoff`: the interrupts-off tracer (`rtos::sync::irqsoff`): per CPU the
+/// longest spinlock section with interrupts off, and where the lock was taken. Writing `1`
+/// turns the tracer on (or boot with `irqsoff`), `0` clears the maxima.
+fn irqsoff_file(ino: u64) -> Arc<dyn Inode> {
+    let gen: node::GenFn = alloc::boxed::Box::new(|| {
+        let mut s = String::new();
+        if !rtos::sync::irqsoff::enabled() {
+            s.push_str("# off: boot with `irqsoff` or write 1 here\n");
+        }
+        for (cpu, (ns, place)) in rtos::sync::irqsoff::report(rtos::percpu::online()).into_iter().enumerate() {
+            s.push_str(&format!("cpu{cpu} {}.{:03} us {place}\n", ns / 1000, ns % 1000));
+        }
+        Ok(s.into_bytes())
+    });
+    let write: node::WriteFn = alloc::boxed::Box::new(|data: &[u8]| {
+        match core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim() {
+            "1" => rtos::sync::irqsoff::enable(),
+            "0" => rtos::sync::irqsoff::reset(),
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(data.len())
+    });
+    node::GenFile::writable(FS, ino, 0o644, gen, write)
 }
 
 /// `/proc/sys/kernel/sched_rt_runtime_us` and `sched_rt_period_us`: real-time throttling
