@@ -97,11 +97,13 @@ class TestSpec:
     fixture: Fixture | None = None
     net: str | None = None  # the runner's --net (guest network), None: the runner's default
     profile: str | None = None  # the runner's --profile (dataflow profile), Axle-only
+    host_helper: tuple[str, ...] = ()  # a program run on the host during the test (see HostHelper)
+    forward: bool = False  # forward a host port into the guest ({fwd_port})
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
 TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
-             "append", "kernel_fault", "fixture", "net", "profile"}
+             "append", "kernel_fault", "fixture", "net", "profile", "host_helper", "forward"}
 NET_MODES = ("none", "user")  # the runner's --net choices
 FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -248,6 +250,13 @@ def parse_tests(data: dict) -> list[TestSpec]:
             _check_type(where, "profile", profile, str)
             if host:
                 raise ConfigError(f"{where}: tests with a 'profile' are Axle-only (host = false)")
+        host_helper = _str_list(where, "host_helper", raw["host_helper"]) if "host_helper" in raw else ()
+        forward = raw.get("forward", False)
+        _check_type(where, "forward", forward, bool)
+        if (host_helper or forward) and net == "none":
+            raise ConfigError(f"{where}: 'host_helper' and 'forward' need the guest network (net = \"user\")")
+        if (host_helper or forward) and net is None:
+            net = "user"
         fixture = None
         if "fixture" in raw:
             _check_type(where, "fixture", raw["fixture"], str)
@@ -271,6 +280,8 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 fixture=fixture,
                 net=net,
                 profile=profile,
+                host_helper=host_helper,
+                forward=forward,
             )
         )
     return specs
@@ -305,8 +316,111 @@ def parse_smp_option(text: str) -> tuple[int, ...]:
     return values
 
 
-def substitute(cmd: tuple[str, ...], bin_dir: str) -> list[str]:
-    return [arg.replace("{bin}", bin_dir) for arg in cmd]
+def substitute(cmd: tuple[str, ...], bin_dir: str, extra: dict[str, str] | None = None) -> list[str]:
+    out = []
+    for arg in cmd:
+        arg = arg.replace("{bin}", bin_dir)
+        for k, v in (extra or {}).items():
+            arg = arg.replace("{" + k + "}", v)
+        out.append(arg)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Host helpers: a program on the host that the test talks to over the network
+
+
+HOST_ADDR_HOST = "127.0.0.1"  # the helper seen from a test run natively
+HOST_ADDR_GUEST = "10.0.2.2"  # the helper seen from Axle (QEMU user networking's host)
+HELPER_READY_S = 20.0
+
+
+def free_port() -> int:
+    """A TCP port that is free on the host's loopback now."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class HostHelper:
+    """Runs spec.host_helper on the host around one test run.
+
+    Placeholders in the helper's argv and the test's cmd: {port} (a free host port for the
+    helper to listen on), {fwd_port} (with `forward`: a host port forwarded to the same
+    port in the guest; natively the test listens on it directly), {host_addr} (how the test
+    reaches the helper: 127.0.0.1 natively, 10.0.2.2 from Axle), {repo}, {bin}. The helper
+    must print a line `ready` on stdout once it listens (or is about to connect); it is
+    stopped (SIGTERM) when the test ends; if it ended by itself, its status must be 0."""
+
+    def __init__(self, spec: TestSpec, bin_dir: str, guest: bool):
+        self.spec = spec
+        self.subs = {
+            "port": str(free_port()),
+            "fwd_port": str(free_port()) if spec.forward else "",
+            "host_addr": HOST_ADDR_GUEST if guest else HOST_ADDR_HOST,
+            "repo": str(REPO),
+        }
+        self.bin_dir = bin_dir
+        self.proc: subprocess.Popen | None = None
+        self.output = b""
+        self.error: str | None = None
+
+    def __enter__(self) -> "HostHelper":
+        if not self.spec.host_helper:
+            return self
+        argv = substitute(self.spec.host_helper, self.bin_dir, self.subs)
+        try:
+            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as e:
+            self.error = f"cannot start host helper {argv[0]}: {e}"
+            return self
+        deadline = time.monotonic() + HELPER_READY_S
+        import select
+        buf = b""
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([self.proc.stdout], [], [], 0.2)
+            if r:
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                if b"ready" in buf:
+                    self.output = buf
+                    return self
+            elif self.proc.poll() is not None:
+                break
+        self.output = buf
+        self.error = "host helper did not say `ready`"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is None:
+            return
+        ended = self.proc.poll()
+        if ended is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            rest, _ = self.proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            _kill_group(self.proc)
+            rest, _ = self.proc.communicate()
+        self.output += rest or b""
+        if ended is not None and ended != 0 and self.error is None:
+            self.error = f"host helper failed (status {ended})"
+
+    def annotate(self, outcome: "RunOutcome") -> "RunOutcome":
+        """Adds the helper's output (and failure) to a run's outcome."""
+        if self.spec.host_helper:
+            text = normalize_output(self.output)
+            outcome.output += "".join(f"\nhelper| {line}" for line in text.splitlines())
+            if self.error and outcome.error is None:
+                outcome.error = self.error
+        return outcome
 
 
 # --------------------------------------------------------------------------
@@ -460,9 +574,12 @@ def _run(argv: list[str], timeout: float) -> tuple[int | None, bytes, bool, str 
 
 
 def run_host(spec: TestSpec, bin_dir: Path) -> RunOutcome:
-    rc, out, timed_out, error, wall = _run(substitute(spec.cmd, str(bin_dir)), spec.timeout)
+    with HostHelper(spec, str(bin_dir), guest=False) as helper:
+        if helper.error:
+            return helper.annotate(RunOutcome(None, "", error=helper.error))
+        rc, out, timed_out, error, wall = _run(substitute(spec.cmd, str(bin_dir), helper.subs), spec.timeout)
     status = None if rc is None or timed_out else status_from_returncode(rc)
-    return RunOutcome(status, normalize_output(out), timed_out=timed_out, error=error, wall_s=wall)
+    return helper.annotate(RunOutcome(status, normalize_output(out), timed_out=timed_out, error=error, wall_s=wall))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -473,7 +590,8 @@ class AxleOptions:
     initrd: str | None = None
 
 
-def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, opts: AxleOptions) -> list[str]:
+def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, opts: AxleOptions,
+                   subs: dict[str, str] | None = None) -> list[str]:
     """The runner's argv; add_dir (the staging or fixture dir) becomes /add."""
     cmd = [
         str(opts.runner),
@@ -490,13 +608,15 @@ def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, o
         cmd += ["--net", spec.net]
     if spec.profile:
         cmd += ["--profile", spec.profile]
+    if spec.forward and subs:
+        cmd += ["--fwd", f"tcp:{subs['fwd_port']}:{subs['fwd_port']}"]
     if opts.accel:
         cmd += ["--accel", opts.accel]
     if opts.kernel:
         cmd += ["--kernel", opts.kernel]
     if opts.initrd:
         cmd += ["--initrd", opts.initrd]
-    return cmd + ["--"] + substitute(spec.cmd, GUEST_BIN)
+    return cmd + ["--"] + substitute(spec.cmd, GUEST_BIN, subs)
 
 
 def runner_problem(runner: Path) -> str | None:
@@ -539,21 +659,23 @@ def run_axle(spec: TestSpec, smp: int, add_dir: Path, opts: AxleOptions) -> RunO
     problem = runner_problem(opts.runner)
     if problem:
         return RunOutcome(None, "", error=problem)
-    with tempfile.TemporaryDirectory(prefix="axle-test-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="axle-test-") as tmp, HostHelper(spec, GUEST_BIN, guest=True) as helper:
+        if helper.error:
+            return helper.annotate(RunOutcome(None, "", error=helper.error))
         result_path = Path(tmp) / "result.json"
-        argv = runner_command(spec, smp, add_dir, result_path, opts)
+        argv = runner_command(spec, smp, add_dir, result_path, opts, helper.subs)
         rc, out, timed_out, error, wall = _run(argv, spec.timeout + RUNNER_GRACE_S)
         output = normalize_output(out)
         if error:
-            return RunOutcome(None, output, error=error, wall_s=wall)
+            return helper.annotate(RunOutcome(None, output, error=error, wall_s=wall))
         if timed_out:
-            return RunOutcome(None, output, timed_out=True, wall_s=wall,
-                              error=f"runner did not stop within {spec.timeout + RUNNER_GRACE_S:g} s; killed")
+            return helper.annotate(RunOutcome(None, output, timed_out=True, wall_s=wall,
+                                              error=f"runner did not stop within {spec.timeout + RUNNER_GRACE_S:g} s; killed"))
         try:
             result = json.loads(result_path.read_text())
         except (OSError, ValueError):
             result = None
-    return outcome_from_result(result, rc, output, wall)
+    return helper.annotate(outcome_from_result(result, rc, output, wall))
 
 
 # --------------------------------------------------------------------------

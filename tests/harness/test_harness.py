@@ -360,6 +360,42 @@ class RunnerTests(unittest.TestCase):
             self.assertEqual(argv[argv.index("--smp") + 1], "1")
             self.assertEqual(argv[argv.index("--add") + 1], str(tmp))
 
+    def test_host_helper_and_forward_keys(self):
+        t, = parse("""
+            [[test]]
+            name = "fw"
+            cmd = ["{bin}/x", "{host_addr}", "{fwd_port}"]
+            host_helper = ["python3", "{repo}/h.py", "{port}"]
+            forward = true
+        """)
+        self.assertEqual((t.net, t.forward, t.host_helper), ("user", True, ("python3", "{repo}/h.py", "{port}")))
+        for bad in ('host_helper = "x"', 'forward = 1', 'net = "none"\nforward = true'):
+            with self.subTest(bad), self.assertRaises(rt.ConfigError):
+                parse(f'[[test]]\nname = "n"\ncmd = ["x"]\n{bad}\n')
+        subs = {"fwd_port": "4242", "host_addr": "10.0.2.2", "port": "1"}
+        cmd = rt.runner_command(t, 1, Path("/s"), Path("/r.json"), rt.AxleOptions(runner=Path("/x")), subs)
+        self.assertEqual(cmd[cmd.index("--fwd") + 1], "tcp:4242:4242")
+        self.assertEqual(cmd[-2:], ["10.0.2.2", "4242"])
+
+    def test_host_helper_runs_around_the_test(self):
+        with tempfile.TemporaryDirectory() as d:
+            helper = Path(d) / "h.sh"
+            helper.write_text("echo ready; echo port=$1; sleep 30\n")
+            t = spec(cmd=("sh", "-c", "echo addr={host_addr}"), host_helper=("sh", str(helper), "{port}"))
+            o = rt.run_host(t, Path("/"))
+            self.assertEqual(o.status, 0)
+            self.assertIn("addr=127.0.0.1", o.output)
+            self.assertRegex(o.output, r"helper\| port=\d+")
+            self.assertIsNone(o.error)
+            failing = Path(d) / "f.sh"
+            failing.write_text("echo ready; exit 3\n")
+            o = rt.run_host(spec(cmd=("sleep", "0.5"), host_helper=("sh", str(failing))), Path("/"))
+            self.assertIn("host helper failed (status 3)", o.error)
+            silent = Path(d) / "s.sh"
+            silent.write_text("exit 0\n")
+            o = rt.run_host(spec(cmd=("true",), host_helper=("sh", str(silent))), Path("/"))
+            self.assertIn("did not say `ready`", o.error)
+
     def test_host_runs(self):
         o = rt.run_host(spec(cmd=("sh", "-c", "echo hi; kill -SEGV $$")), Path("/"))
         self.assertEqual((o.status, o.output), (139, "hi\n"))

@@ -427,7 +427,11 @@ impl Socket for TcpSocket {
                 self.wq.wake_all();
             }
         }
-        let peer = got.conn().map(|(c, side)| c.ends[1 - side]).unwrap_or(Endpoint { ip: Ip::any(self.v6), port: 0 });
+        let peer = got
+            .conn()
+            .map(|(c, side)| c.ends[1 - side])
+            .or_else(|| crate::net::stack::tcp_peer_external(&got))
+            .unwrap_or(Endpoint { ip: Ip::any(self.v6), port: 0 });
         Ok((got, peer.to_sockaddr(self.family())))
     }
 
@@ -685,6 +689,9 @@ impl Socket for TcpSocket {
     }
 
     fn take_error(&self) -> i32 {
+        if let Some(e) = crate::net::stack::tcp_take_error_external(self) {
+            return e;
+        }
         self.error.swap(0, Ordering::AcqRel)
     }
 

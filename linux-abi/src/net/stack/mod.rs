@@ -42,7 +42,7 @@ use crate::errno::Errno;
 
 pub use tcp_ext::{
     tcp_closed, tcp_connect_external, tcp_listen_external, tcp_peer_external, tcp_pending_external, tcp_poll_external,
-    tcp_recv_external, tcp_send_external, tcp_shutdown_external,
+    tcp_recv_external, tcp_send_external, tcp_shutdown_external, tcp_take_error_external,
 };
 pub use icmp_ext::icmp_send_external;
 pub use udp_ext::{join_group, udp_bound, udp_send_external};

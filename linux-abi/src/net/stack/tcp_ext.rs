@@ -42,6 +42,8 @@ pub struct Conn {
     error: i32,
     /// The program shut down reading.
     rd_shut: bool,
+    /// Refused or reset: the connection is over (its error may have been read already).
+    failed: bool,
     last_state: State,
     remote: Endpoint,
 }
@@ -80,6 +82,9 @@ fn readiness(c: &Conn, sock: &tcp::Socket) -> u32 {
     const OUT: u32 = POLLOUT | POLLWRNORM;
     if c.error != 0 {
         return IN | OUT | POLLERR | POLLHUP | POLLRDHUP;
+    }
+    if c.failed {
+        return IN | OUT | POLLHUP | POLLRDHUP;
     }
     let mut ev = match sock.state() {
         State::Listen | State::SynSent | State::SynReceived => 0,
@@ -138,7 +143,7 @@ pub(super) fn after_poll(st: &mut Stack, fx: &mut Effects) {
     for (ls, handle, local, remote) in accepted {
         let key = table.key();
         let s = ls.new_accepted_external(local, key);
-        let c = Conn { handle, sock: Arc::downgrade(&s), established: true, error: 0, rd_shut: false, last_state: State::Established, remote };
+        let c = Conn { handle, sock: Arc::downgrade(&s), established: true, error: 0, rd_shut: false, failed: false, last_state: State::Established, remote };
         s.set_ext_ready(readiness(&c, sockets.get::<tcp::Socket>(handle)));
         table.conns.insert(key, c);
         fx.accepted.push((ls, s));
@@ -153,8 +158,10 @@ pub(super) fn after_poll(st: &mut Stack, fx: &mut Effects) {
         if state == State::Closed && c.last_state != State::Closed && c.error == 0 {
             if !c.established {
                 c.error = Errno::ECONNREFUSED as i32;
+                c.failed = true;
             } else if !matches!(c.last_state, State::LastAck | State::TimeWait | State::Closing) {
                 c.error = Errno::ECONNRESET as i32;
+                c.failed = true;
             }
         }
         c.last_state = state;
@@ -230,7 +237,7 @@ pub fn tcp_connect_external(s: &TcpSocket, dst: Endpoint, b: Blocking) -> Result
         sock.connect(st.iface.context(), remote, local.port).map_err(|_| Errno::EADDRNOTAVAIL)?;
         let handle = st.sockets.add(sock);
         let key = st.tcp.key();
-        st.tcp.conns.insert(key, Conn { handle, sock: s.weak(), established: false, error: 0, rd_shut: false, last_state: State::SynSent, remote: dst });
+        st.tcp.conns.insert(key, Conn { handle, sock: s.weak(), established: false, error: 0, rd_shut: false, failed: false, last_state: State::SynSent, remote: dst });
         s.set_ext_key(key);
         s.set_local(Endpoint { ip: Ip::V4(st.ip), port: local.port });
         st.flush(fx);
@@ -405,6 +412,23 @@ pub fn tcp_peer_external(s: &TcpSocket) -> Option<Endpoint> {
 /// Readiness of an external connection (cached: never takes the stack lock).
 pub fn tcp_poll_external(s: &TcpSocket) -> Option<u32> {
     (s.ext_key() != 0).then(|| s.ext_ready())
+}
+
+/// `SO_ERROR` of an external connection: the pending error, cleared (`None`: `s` has
+/// no external connection).
+pub fn tcp_take_error_external(s: &TcpSocket) -> Option<i32> {
+    let key = s.ext_key();
+    if key == 0 {
+        return None;
+    }
+    with_stack(|st, fx| {
+        let c = st.tcp.conns.get_mut(&key)?;
+        let e = core::mem::take(&mut c.error);
+        let sock = st.sockets.get::<tcp::Socket>(c.handle);
+        refresh(c, sock, fx);
+        Some(e)
+    })
+    .flatten()
 }
 
 /// Bytes waiting to be read (FIONREAD).
