@@ -59,7 +59,7 @@ static STATES: SpinLock<BTreeMap<Key, PiState>> = SpinLock::new(BTreeMap::new())
 static SEQ: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
 
 fn my_tid() -> Pid {
-    crate::process::current_task().tid
+    crate::process::current_task().tid()
 }
 
 /// Faults the word in for writing (outside any spinlock); EFAULT if it cannot be.

@@ -161,7 +161,7 @@ pub fn place(task: &Arc<Task>) {
         if let PPolicy::Deadline { .. } = rule.policy {
             let count = PLACED.lock().get(r).copied().unwrap_or(0);
             if count >= rule.max_threads {
-                log::warn!("profile: rule `{}` already has its {} deadline thread(s); tid {} gets the default", rule.name, rule.max_threads, task.tid);
+                log::warn!("profile: rule `{}` already has its {} deadline thread(s); tid {} gets the default", rule.name, rule.max_threads, task.tid());
                 placement = Placement { rule: None, policy: profile.default_policy, cpus: profile.default_cpus };
             }
         }
@@ -175,7 +175,7 @@ pub fn place(task: &Arc<Task>) {
             set_rule(task, placement.rule.map_or(-1, |r| r as i32));
         }
         Err(e) => {
-            log::warn!("profile: tid {} ({}) not placed by rule {:?}: {e:?}", task.tid, name.as_str(), placement.rule);
+            log::warn!("profile: tid {} ({}) not placed by rule {:?}: {e:?}", task.tid(), name.as_str(), placement.rule);
             let (dp, dm) = params_of(&Placement { rule: None, policy: profile.default_policy, cpus: profile.default_cpus });
             let _ = rtos::sched::core::set_params(&thread, Some(dp), Some(dm));
             set_rule(task, -1);

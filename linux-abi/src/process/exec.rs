@@ -37,6 +37,8 @@ pub fn execve(path: &str, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>, frame: &mut Tr
         p.threads_gone.wait_until(|| p.tasks().len() == 1);
     }
     p.state.lock().group_exit = None;
+    // A thread other than the leader that execs takes over the leader's thread id.
+    task.become_leader();
     let me = rtos::sched::core::current_arc();
     let old = core::mem::replace(&mut *p.mm.lock(), img.mm.clone());
     let old_space = me.set_addr_space(img.mm.clone());

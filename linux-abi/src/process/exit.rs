@@ -50,7 +50,7 @@ fn release_robust_list(task: &Task) {
     let handle = |e: u64| {
         let uaddr = (e & !1).wrapping_add(offset as u64);
         let Ok(val) = crate::uaccess::read::<u32>(uaddr) else { return };
-        if val & FUTEX_TID_MASK != task.tid as u32 {
+        if val & FUTEX_TID_MASK != task.tid() as u32 {
             return;
         }
         let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
@@ -78,7 +78,7 @@ fn finish(task: &Arc<Task>, status: ExitStatus) {
     }
     // PI futexes with kernel waiters go to their top waiter (FUTEX_OWNER_DIED) first;
     // then the robust list marks the rest.
-    crate::futex_pi::owner_exited(task.tid);
+    crate::futex_pi::owner_exited(task.tid());
     release_robust_list(task);
     crate::profile::on_exit(task);
     let ctid = task.clear_child_tid.swap(0, Ordering::AcqRel);
@@ -107,6 +107,19 @@ fn finish(task: &Arc<Task>, status: ExitStatus) {
     p.threads_gone.wake_all();
     if last {
         exit_process(&p, status);
+    } else {
+        // Children this thread created lose their parent thread: their parent-death
+        // signal fires, and another thread of the process becomes their parent thread.
+        let tid = task.tid();
+        let heir = p.tasks().first().map_or(p.pid, |t| t.tid());
+        let children: Vec<Arc<Process>> = p.state.lock().children.clone();
+        for c in children.iter().filter(|c| c.parent_tid.load(Ordering::Relaxed) == tid) {
+            c.parent_tid.store(heir, Ordering::Relaxed);
+            let sig = c.pdeath_signal.load(Ordering::Relaxed);
+            if sig > 0 && !c.is_zombie() {
+                signal::send_to_process(c, SigInfo::new(sig, signal::SI_USER));
+            }
+        }
     }
     drop(p);
     if let Some(t) = task.thread() {
@@ -166,7 +179,7 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
     };
     let exit_signal = p.state.lock().exit_signal;
     let act = parent.tasks().first().map(|t| t.sighand().get(signal::SIGCHLD));
-    let auto_reap = act.is_some_and(|a| a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0);
+    let auto_reap = exit_signal == signal::SIGCHLD && act.is_some_and(|a| a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0);
     if exit_signal > 0 {
         let (code, st) = match status {
             ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
@@ -174,7 +187,10 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
             ExitStatus::Signaled(s, false) => (signal::CLD_KILLED, s),
         };
         let cpu_ticks = p.cpu_time_ns() / 10_000_000;
-        signal::send_to_process(&parent, SigInfo::child(code, p.pid, st, cpu_ticks, 0));
+        let mut info = SigInfo::child(code, p.pid, st, cpu_ticks, 0);
+        // The child's exit signal (SIGCHLD unless clone said otherwise).
+        info.signo = exit_signal;
+        signal::send_to_process(&parent, info);
     }
     if auto_reap {
         parent.state.lock().children.retain(|c| !Arc::ptr_eq(c, p));

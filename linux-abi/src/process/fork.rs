@@ -92,6 +92,10 @@ pub fn validate(a: &CloneArgs) -> Result<(), Errno> {
 pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     validate(&a)?;
     let f = a.flags;
+    if f & CLONE_PIDFD != 0 {
+        // Checked before anything is created (Linux stores the pidfd before the child exists).
+        crate::uaccess::write(a.pidfd, &-1i32)?;
+    }
     let parent_task = current_task();
     let parent_proc = parent_task.process.clone();
     let me = rtos::sched::core::current_arc();
@@ -204,11 +208,15 @@ pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     task.thread.call_once(|| Arc::downgrade(&thread));
     process.state.lock().tasks.push(task.clone());
     if f & CLONE_THREAD == 0 {
+        process.parent_tid.store(parent_task.tid(), core::sync::atomic::Ordering::Relaxed);
+    }
+    if f & CLONE_THREAD == 0 {
         crate::profile::inherit(&parent_proc, &process);
     }
     crate::profile::place(&task);
     if f & CLONE_PARENT_SETTID != 0 {
-        crate::uaccess::write(a.parent_tid, &tid)?;
+        // Linux ignores a failed store here: the child exists either way.
+        let _ = crate::uaccess::write(a.parent_tid, &tid);
     }
     if f & CLONE_CHILD_SETTID != 0 {
         // Written in the child's address space before it runs.
@@ -221,14 +229,18 @@ pub fn do_clone(frame: &TrapFrame, a: CloneArgs) -> SysResult {
     } else {
         None
     };
-    let pidfd = if f & CLONE_PIDFD != 0 { Some(crate::fs::pidfd::open_for(&process, 0)?) } else { None };
-    if let Some(fd) = pidfd {
-        crate::uaccess::write(a.pidfd, &fd)?;
-    }
+    // The child exists from here on: it is started even if the pidfd cannot be made.
+    let pidfd = if f & CLONE_PIDFD != 0 { Some(crate::fs::pidfd::open_for(&process, 0)) } else { None };
+    let pidfd_result = match pidfd {
+        Some(Ok(fd)) => crate::uaccess::write(a.pidfd, &fd),
+        Some(Err(e)) => Err(e),
+        None => Ok(()),
+    };
     rtos::sched::core::start(&thread);
     drop(thread);
     if let Some(c) = vfork {
         c.wait();
     }
+    pidfd_result?;
     Ok(tid as usize)
 }

@@ -58,7 +58,7 @@ impl Process {
     /// The thread-group leader if it still runs, else any live thread.
     pub fn main_task(&self) -> Option<Arc<Task>> {
         let tasks = self.tasks();
-        tasks.iter().find(|t| t.tid == self.pid).cloned().or_else(|| tasks.first().cloned())
+        tasks.iter().find(|t| t.tid() == self.pid).cloned().or_else(|| tasks.first().cloned())
     }
 
     /// Whether /proc shows the process: alive, or a zombie its parent has not reaped.

@@ -108,6 +108,9 @@ pub struct Process {
     pub children_cpu_ns: AtomicU64,
     /// Parent-death signal (`PR_SET_PDEATHSIG`).
     pub pdeath_signal: AtomicI32,
+    /// The thread of the parent that created this process (the parent-death signal fires
+    /// when that thread exits, as on Linux).
+    pub parent_tid: AtomicI32,
     /// Timer slack (`PR_SET_TIMERSLACK`), ns.
     pub timer_slack_ns: AtomicU64,
     /// `execve` done at least once (for setpgid's EACCES rule).
@@ -131,7 +134,8 @@ pub struct Process {
 
 /// A thread of a process.
 pub struct Task {
-    pub tid: Pid,
+    /// Thread id (changes once: a thread that execs becomes the leader, with the pid).
+    tid_cell: core::sync::atomic::AtomicI32,
     pub process: Arc<Process>,
     pub thread: spin::Once<Weak<Thread>>,
     pub files: SpinLock<Arc<FdTable>>,
@@ -191,6 +195,7 @@ impl Process {
             dead_threads_cpu_ns: AtomicU64::new(0),
             children_cpu_ns: AtomicU64::new(0),
             pdeath_signal: AtomicI32::new(0),
+            parent_tid: AtomicI32::new(0),
             timer_slack_ns: AtomicU64::new(50_000),
             did_exec: AtomicBool::new(false),
             dumpable: AtomicU32::new(1),
@@ -253,6 +258,27 @@ impl Drop for Process {
 }
 
 impl Task {
+    /// The thread id.
+    pub fn tid(&self) -> Pid {
+        self.tid_cell.load(Ordering::Acquire)
+    }
+
+    /// A thread that called `execve` becomes the thread-group leader: it takes the process
+    /// id as its thread id (Linux `de_thread`).
+    pub fn become_leader(self: &Arc<Self>) {
+        let old = self.tid();
+        let pid = self.process.pid;
+        if old == pid {
+            return;
+        }
+        let mut t = TASKS.lock();
+        if t.get(&old).is_some_and(|w| w.as_ptr() == Arc::as_ptr(self)) {
+            t.remove(&old);
+        }
+        self.tid_cell.store(pid, Ordering::Release);
+        t.insert(pid, Arc::downgrade(self));
+    }
+
     /// A new task of `process` sharing or owning the given resources.
     pub fn new(
         tid: Pid,
@@ -263,7 +289,7 @@ impl Task {
         mask: SigSet,
     ) -> Arc<Self> {
         let t = Arc::new(Self {
-            tid,
+            tid_cell: core::sync::atomic::AtomicI32::new(tid),
             process,
             thread: spin::Once::new(),
             files: SpinLock::new(files),
@@ -307,7 +333,7 @@ impl Task {
 
     /// Whether this is the thread-group leader.
     pub fn is_leader(&self) -> bool {
-        self.tid == self.process.pid
+        self.tid() == self.process.pid
     }
 
     /// Sets the thread name (`comm`).
@@ -326,8 +352,9 @@ impl Task {
 impl Drop for Task {
     fn drop(&mut self) {
         let mut t = TASKS.lock();
-        if t.get(&self.tid).is_some_and(|w| w.strong_count() == 0) {
-            t.remove(&self.tid);
+        let tid = self.tid();
+        if t.get(&tid).is_some_and(|w| w.strong_count() == 0) {
+            t.remove(&tid);
         }
     }
 }

@@ -48,6 +48,16 @@ fn matches(c: &Process, which: Which) -> bool {
     }
 }
 
+/// Linux's `eligible_child`: a "clone" child (exit signal other than SIGCHLD) is waited
+/// for only with `__WCLONE`, a normal child only without it; `__WALL` waits for both.
+fn eligible(c: &Process, options: u32) -> bool {
+    if options & WALL != 0 {
+        return true;
+    }
+    let clone_child = c.state.lock().exit_signal != signal::SIGCHLD;
+    clone_child == (options & WCLONE != 0)
+}
+
 /// Waits for a child matching `which`; `None` with WNOHANG when nothing is ready.
 pub fn wait_child(which: Which, options: u32) -> Result<Option<Found>, Errno> {
     let me = current_process();
@@ -56,7 +66,7 @@ pub fn wait_child(which: Which, options: u32) -> Result<Option<Found>, Errno> {
     let want_cont = options & WCONTINUED != 0;
     let res = me.child_wait.wait(WaitOptions::INTERRUPTIBLE, || {
         let mut s = me.state.lock();
-        let candidates: alloc::vec::Vec<Arc<Process>> = s.children.iter().filter(|c| matches(c, which)).cloned().collect();
+        let candidates: alloc::vec::Vec<Arc<Process>> = s.children.iter().filter(|c| matches(c, which) && eligible(c, options)).cloned().collect();
         if candidates.is_empty() {
             return Some(Err(Errno::ECHILD));
         }
@@ -114,6 +124,8 @@ pub fn wait4(pid: i32, status_ptr: u64, options: u32, rusage: u64) -> SysResult 
         return Err(Errno::EINVAL);
     }
     let which = match pid {
+        // -INT_MIN does not exist (Linux: ESRCH).
+        i32::MIN => return Err(Errno::ESRCH),
         -1 => Which::Any,
         0 => Which::Group(current_process().pgid()),
         p if p < -1 => Which::Group(-p),

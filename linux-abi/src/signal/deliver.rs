@@ -216,7 +216,7 @@ pub fn user_fault(frame: &mut TrapFrame, fault: rtos::arch::x86_64::trap::UserFa
         }
         _ => (SIGSEGV, SI_KERNEL, 0),
     };
-    log::debug!("pid {} tid {}: {} at {:#x} (rip {:#x}) -> signal {sig}", task.process.pid, task.tid, rtos::arch::x86_64::trap::EXCEPTION_NAMES.get(fault.vector as usize).unwrap_or(&"?"), addr, frame.rip);
+    log::debug!("pid {} tid {}: {} at {:#x} (rip {:#x}) -> signal {sig}", task.process.pid, task.tid(), rtos::arch::x86_64::trap::EXCEPTION_NAMES.get(fault.vector as usize).unwrap_or(&"?"), addr, frame.rip);
     // A blocked or ignored synchronous signal cannot be delivered: Linux kills the process.
     let act = task.sighand().get(sig);
     let blocked = task.sig.lock().mask.has(sig);

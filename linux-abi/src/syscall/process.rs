@@ -18,7 +18,7 @@ pub fn getpid(_: Args) -> SysResult {
 }
 
 pub fn gettid(_: Args) -> SysResult {
-    Ok(current_task().tid as usize)
+    Ok(current_task().tid() as usize)
 }
 
 pub fn getppid(_: Args) -> SysResult {
@@ -65,7 +65,16 @@ pub fn setpgid(a: Args) -> SysResult {
     if pgid < 0 {
         return Err(Errno::EINVAL);
     }
-    let target = if pid == 0 { me.clone() } else { proc::find_process(pid).ok_or(Errno::ESRCH)? };
+    let target = if pid == 0 {
+        me.clone()
+    } else {
+        match proc::find_process(pid) {
+            Some(p) => p,
+            // A thread id that is not a process id names a thread, not a group leader.
+            None if proc::find_task(pid).is_some() => return Err(Errno::EINVAL),
+            None => return Err(Errno::ESRCH),
+        }
+    };
     let is_self = Arc::ptr_eq(&target, &me);
     let is_child = target.state.lock().parent.upgrade().is_some_and(|pp| Arc::ptr_eq(&pp, &me));
     if !is_self && !is_child {
@@ -159,7 +168,10 @@ pub fn clone(a: Args, frame: &mut TrapFrame) -> SysResult {
 /// `clone3(struct clone_args *, size)`.
 pub fn clone3(a: Args, frame: &mut TrapFrame) -> SysResult {
     let size = a.us(1);
-    if size < 64 || size > 4096 {
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    if size < 64 {
         return Err(Errno::EINVAL);
     }
     let mut raw = [0u64; 11];
@@ -174,7 +186,13 @@ pub fn clone3(a: Args, frame: &mut TrapFrame) -> SysResult {
         }
     }
     let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, _cgroup] = raw;
-    if flags & fork::CSIGNAL != 0 || exit_signal > 64 {
+    // clone3 takes no CSIGNAL bits and no CLONE_DETACHED; unknown flags are invalid; a
+    // thread has no exit signal (Linux `clone3_args_valid`).
+    let known = fork::CLONE_CLEAR_SIGHAND | fork::CLONE_INTO_CGROUP | 0xffff_ff00;
+    if flags & fork::CSIGNAL != 0 || flags & fork::CLONE_DETACHED != 0 || flags & !known != 0 || exit_signal > 64 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (fork::CLONE_THREAD | fork::CLONE_PARENT) != 0 && exit_signal != 0 {
         return Err(Errno::EINVAL);
     }
     if set_tid != 0 || set_tid_size != 0 {
@@ -239,7 +257,7 @@ pub fn waitid(a: Args) -> SysResult {
 pub fn set_tid_address(a: Args) -> SysResult {
     let t = current_task();
     t.clear_child_tid.store(a.u(0), Ordering::Relaxed);
-    Ok(t.tid as usize)
+    Ok(t.tid() as usize)
 }
 
 pub fn set_robust_list(a: Args) -> SysResult {

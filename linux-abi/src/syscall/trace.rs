@@ -49,7 +49,7 @@ pub fn log_call(nr: u64, a: &Args, r: &SysResult) {
     };
     let line = alloc::format!(
         "[{}/{} {}] {}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {}\n",
-        task.process.pid, task.tid, task.comm.lock().as_str(), name, a.0[0], a.0[1], a.0[2], a.0[3], a.0[4], a.0[5], ret
+        task.process.pid, task.tid(), task.comm.lock().as_str(), name, a.0[0], a.0[1], a.0[2], a.0[3], a.0[4], a.0[5], ret
     );
     rtos::console::write_text(&line);
 }

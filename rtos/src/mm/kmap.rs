@@ -126,6 +126,7 @@ pub struct KernelStack {
 impl KernelStack {
     /// Allocates and maps a stack.
     pub fn new() -> Option<Self> {
+        reclaim_stacks();
         let mut frames = Vec::with_capacity(KSTACK_PAGES as usize);
         for _ in 0..KSTACK_PAGES {
             match frame::alloc(0) {
@@ -183,25 +184,40 @@ impl Drop for KernelStack {
                 pt.unmap(self.base + i * PAGE_SIZE);
             }
         }
-        let v_irqs_were_enabled = crate::arch::x86_64::irq_flags::enabled();
-        let batch = {
-            let mut v = VMAP.lock();
-            v.dirty_stacks.push((self.base - PAGE_SIZE, frames));
-            // The flush waits for other CPUs: only where interrupts are on (no spinlock held).
-            if v.dirty_stacks.len() >= DIRTY_BATCH && v_irqs_were_enabled {
-                core::mem::take(&mut v.dirty_stacks)
-            } else {
-                Vec::new()
-            }
-        };
-        if !batch.is_empty() {
-            // Other CPUs may still cache the old translations: flush everywhere first.
-            crate::arch::x86_64::tlb::flush_all_cpus();
-            let mut v = VMAP.lock();
-            for (slot, frames) in batch {
-                frames.into_iter().for_each(frame::put);
-                v.free_stacks.push(slot);
-            }
-        }
+        VMAP.lock().dirty_stacks.push((self.base - PAGE_SIZE, frames));
+        DIRTY.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        // Dead threads are usually dropped by the scheduler with interrupts off, where the
+        // flush cannot wait for other CPUs: then `reclaim_stacks` runs later (at the next
+        // stack allocation, or from an idle CPU).
+        reclaim_stacks();
+    }
+}
+
+/// Stacks freed but not yet reusable (their translations may be cached elsewhere).
+static DIRTY: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+
+/// Whether enough freed stacks wait for [`reclaim_stacks`] to be worth a TLB flush.
+pub fn stacks_to_reclaim() -> bool {
+    DIRTY.load(core::sync::atomic::Ordering::Relaxed) >= DIRTY_BATCH
+}
+
+/// Returns freed kernel stacks to the free lists after one TLB flush on every CPU, once
+/// `DIRTY_BATCH` of them wait. Does nothing with interrupts off (the flush waits for
+/// the other CPUs' acknowledgements).
+pub fn reclaim_stacks() {
+    if !stacks_to_reclaim() || !crate::arch::x86_64::irq_flags::enabled() {
+        return;
+    }
+    let batch = core::mem::take(&mut VMAP.lock().dirty_stacks);
+    if batch.is_empty() {
+        return;
+    }
+    DIRTY.fetch_sub(batch.len(), core::sync::atomic::Ordering::Relaxed);
+    // Other CPUs may still cache the old translations: flush everywhere first.
+    crate::arch::x86_64::tlb::flush_all_cpus();
+    let mut v = VMAP.lock();
+    for (slot, frames) in batch {
+        frames.into_iter().for_each(frame::put);
+        v.free_stacks.push(slot);
     }
 }

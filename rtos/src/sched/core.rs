@@ -491,6 +491,26 @@ fn schedule_locked(cpu: &'static PerCpu) {
     finish_switch();
 }
 
+/// Loads `space` on this CPU for the running thread (an `execve`): CR3, the CPU masks for
+/// TLB shootdowns, and the run queue's record of what is loaded. Interrupts off. Returns
+/// the space that was loaded, to be dropped by the caller after interrupts are back on.
+pub(crate) fn load_space_now(space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
+    let cpu = percpu::this();
+    cpu.rq.lock_raw();
+    let rq = rq_of(cpu);
+    let old = rq.loaded_space.take();
+    if let Some(o) = &old {
+        o.cpu_leave(cpu.id);
+    }
+    space.cpu_enter(cpu.id);
+    // SAFETY: every root maps the kernel half identically.
+    unsafe { cpu::write_cr3(space.root()) };
+    rq.loaded_space = Some(space);
+    // SAFETY: taken above.
+    unsafe { cpu.rq.force_unlock() };
+    old
+}
+
 /// Completes a switch on the new thread: releases the run-queue lock and what the
 /// previous thread left behind.
 pub(crate) fn finish_switch() {
@@ -859,6 +879,12 @@ pub fn idle_loop() -> ! {
         let cpu = percpu::this();
         if cpu.need_resched.load(Ordering::Relaxed) {
             schedule();
+            continue;
+        }
+        if crate::mm::kmap::stacks_to_reclaim() {
+            // Stacks of threads that ended wait for a TLB flush: an idle CPU does it.
+            irq_flags::enable();
+            crate::mm::kmap::reclaim_stacks();
             continue;
         }
         cpu::enable_interrupts_and_halt();

@@ -318,20 +318,17 @@ impl Thread {
     pub fn set_addr_space(&self, space: Arc<AddressSpace>) -> Option<Arc<AddressSpace>> {
         let irq = crate::arch::x86_64::irq_flags::save_and_disable();
         let root = space.root();
-        let old = self.addr_space.lock().replace(space);
+        let old = self.addr_space.lock().replace(space.clone());
         self.cr3.store(root, Ordering::Relaxed);
-        if core::ptr::eq(self, &*super::core::current()) {
-            let me = crate::percpu::this().id;
-            if let Some(o) = &old {
-                o.cpu_leave(me);
-            }
-            if let Some(n) = self.addr_space.lock().as_ref() {
-                n.cpu_enter(me);
-            }
-            // SAFETY: the new root maps the kernel half like every other root.
-            unsafe { cpu::write_cr3(root) };
-        }
+        let replaced = if core::ptr::eq(self, &*super::core::current()) {
+            // The CPU switches now: the run queue's record of the loaded space must follow,
+            // or the next switch to a thread of the old space would skip loading it.
+            super::core::load_space_now(space)
+        } else {
+            None
+        };
         crate::arch::x86_64::irq_flags::restore(irq);
+        drop(replaced);
         old
     }
 

@@ -56,7 +56,7 @@ fn self_target() -> Result<alloc::string::String, Errno> {
 
 fn thread_self_target() -> Result<alloc::string::String, Errno> {
     let t = crate::process::try_current_task().ok_or(Errno::ENOENT)?;
-    Ok(format!("{}/task/{}", t.process.pid, t.tid))
+    Ok(format!("{}/task/{}", t.process.pid, t.tid()))
 }
 
 impl DirSource for Root {

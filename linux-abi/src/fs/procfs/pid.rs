@@ -41,7 +41,7 @@ impl Target {
 
     /// Thread `t`.
     pub fn thread_of(t: &Arc<Task>) -> Self {
-        Self { pid: t.process.pid, proc: Arc::downgrade(&t.process), task: Some((t.tid, Arc::downgrade(t))) }
+        Self { pid: t.process.pid, proc: Arc::downgrade(&t.process), task: Some((t.tid(), Arc::downgrade(t))) }
     }
 
     /// The id the directory is named by.
@@ -631,7 +631,7 @@ struct TaskDir {
 impl DirSource for TaskDir {
     fn entries(&self) -> Result<Vec<DirEntry>, Errno> {
         let p = self.t.process().map_err(|_| Errno::ENOENT)?;
-        let mut tids: Vec<Pid> = p.tasks().iter().map(|x| x.tid).collect();
+        let mut tids: Vec<Pid> = p.tasks().iter().map(|x| x.tid()).collect();
         tids.sort_unstable();
         Ok(tids.into_iter().map(|tid| DirEntry { name: tid.to_string(), ino: ino(KIND_TASK, tid as u64, 0), kind: FileType::Directory }).collect())
     }
@@ -639,7 +639,7 @@ impl DirSource for TaskDir {
     fn lookup(&self, name: &str) -> Result<Arc<dyn Inode>, Errno> {
         let p = self.t.process().map_err(|_| Errno::ENOENT)?;
         let tid: Pid = name.parse().map_err(|_| Errno::ENOENT)?;
-        let task = p.tasks().into_iter().find(|x| x.tid == tid && x.tid.to_string() == name).ok_or(Errno::ENOENT)?;
+        let task = p.tasks().into_iter().find(|x| x.tid() == tid && x.tid().to_string() == name).ok_or(Errno::ENOENT)?;
         Ok(pid_dir(Target::thread_of(&task), false))
     }
 }
@@ -725,5 +725,5 @@ pub fn visible_pids() -> Vec<Pid> {
 /// The largest thread id in use (for `/proc/loadavg`'s last pid and `/proc/stat`'s
 /// process count: ids are handed out in increasing order).
 pub fn max_id() -> Pid {
-    crate::process::all_processes().iter().flat_map(|p| p.tasks().iter().map(|t| t.tid).chain(core::iter::once(p.pid)).collect::<Vec<_>>()).max().unwrap_or(0)
+    crate::process::all_processes().iter().flat_map(|p| p.tasks().iter().map(|t| t.tid()).chain(core::iter::once(p.pid)).collect::<Vec<_>>()).max().unwrap_or(0)
 }
