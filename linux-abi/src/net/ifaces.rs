@@ -55,6 +55,54 @@ pub fn add(iface: Interface) {
 
 static GATEWAY: SpinLock<Option<Ip>> = SpinLock::new(None);
 
+/// Traffic over the loopback transport (`lo`): bytes and sends, for /proc/net/dev.
+static LO_BYTES: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+static LO_PACKETS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Counts one send of `bytes` over `lo`.
+pub fn count_loopback(bytes: usize) {
+    LO_BYTES.fetch_add(bytes as u64, core::sync::atomic::Ordering::Relaxed);
+    LO_PACKETS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// `/proc/net/dev`: per interface received/sent bytes and packets (`lo` counts each send
+/// once in both directions, as Linux's loopback does).
+pub fn proc_net_dev() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::from(
+        "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n",
+    );
+    let row = |s: &mut alloc::string::String, name: &str, rb: u64, rp: u64, tb: u64, tp: u64, tdrop: u64| {
+        let _ = writeln!(s, "{name:>6}: {rb:>7} {rp:>7}    0    0    0     0          0         0 {tb:>8} {tp:>7}    0 {tdrop:>4}    0     0       0          0");
+    };
+    let (lb, lp) = (LO_BYTES.load(core::sync::atomic::Ordering::Relaxed), LO_PACKETS.load(core::sync::atomic::Ordering::Relaxed));
+    row(&mut s, "lo", lb, lp, lb, lp, 0);
+    if let Some((rp, rb, tp, tb, td)) = super::stack::nic_counters() {
+        row(&mut s, "eth0", rb, rp, tb, tp, td);
+    }
+    s
+}
+
+/// `/proc/net/route`: the IPv4 routes of eth0 (its subnet and the default route).
+pub fn proc_net_route() -> alloc::string::String {
+    use core::fmt::Write;
+    let mut s = alloc::string::String::from("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n");
+    let hex = |a: [u8; 4]| u32::from_le_bytes(a);
+    for i in list().iter().filter(|i| !i.loopback) {
+        for (ip, prefix) in &i.addrs {
+            if let Ip::V4(a) = ip {
+                let mask = if *prefix == 0 { 0u32 } else { u32::MAX << (32 - u32::from(*prefix)) };
+                let net = u32::from_be_bytes(*a) & mask;
+                if let Some(Ip::V4(g)) = gateway() {
+                    let _ = writeln!(s, "{}\t00000000\t{:08X}\t0003\t0\t0\t0\t00000000\t0\t0\t0", i.name, hex(g));
+                }
+                let _ = writeln!(s, "{}\t{:08X}\t00000000\t0001\t0\t0\t0\t{:08X}\t0\t0\t0", i.name, hex(net.to_be_bytes()), hex(mask.to_be_bytes()));
+            }
+        }
+    }
+    s
+}
+
 /// Sets the default gateway (called by the network stack).
 pub fn set_gateway(gw: Ip) {
     *GATEWAY.lock() = Some(gw);

@@ -273,6 +273,15 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         ("swaps", node::text(FS, 9, Errno::EIO, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),
         ("mounts", node::GenLink::make(FS, 10, 0o777, alloc::boxed::Box::new(|| Ok(String::from("self/mounts"))))),
         ("sys", sys_dir()),
+        (
+            "net",
+            GenDir::table(
+                FS,
+                ino(KIND_SYS, 0, 95),
+                0o555,
+                alloc::vec![("dev", f(96, crate::net::ifaces::proc_net_dev)), ("route", f(97, crate::net::ifaces::proc_net_route))],
+            ),
+        ),
         // Axle's own: the active dataflow profile and how many threads each rule placed.
         (
             "axle",

@@ -562,6 +562,7 @@ impl Socket for TcpSocket {
                 if room > 0 {
                     let n = room.min(out.data.len() - done);
                     d.data.extend(&out.data[done..done + n]);
+                    crate::net::ifaces::count_loopback(n);
                     return Some(Ok(n));
                 }
                 if b.nonblock {

@@ -247,6 +247,7 @@ impl Socket for UdpSocket {
         };
         let from = Endpoint { ip: from_ip, port: local.port };
         if dst_ip.is_local() || dst_ip.is_multicast() {
+            crate::net::ifaces::count_loopback(out.data.len());
             self.deliver_local(from, Endpoint { ip: if dst_ip.is_unspecified() { Ip::V4([127, 0, 0, 1]) } else { dst_ip }, port: dst.port }, out.data);
         }
         if !dst_ip.is_local() {
