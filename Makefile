@@ -18,7 +18,9 @@
 #   RESULT       run-qemu: also write the run's result JSON to this file
 #   HOST_CRATES  crates whose unit tests `make test` runs on the host (default rtos board)
 #   TEST_ARGS    extra arguments for tests/harness/run_tests.py, e.g. TEST_ARGS="-k basic --smp 1"
-#   ROUNDS       `make bench` rounds per accelerator                 (default 10)
+#   QUICK        `make bench QUICK=1`: the quick benchmark, a few minutes (default: the full one)
+#   ROUNDS       `make bench` boots per kernel (Axle and Linux alternate) (default 5; QUICK=1: 3)
+#   BENCH_ARGS   more tools/bench/run-bench options, e.g. BENCH_ARGS="--ms 500 --no-hooks"
 #   SELFTEST_SMP CPU counts `make selftest` boots with               (default 1 2 4)
 #
 # Exit status: `make run-qemu` succeeds when the command exits 0. GNU make itself only
@@ -43,7 +45,9 @@ TIMEOUT ?= 0
 RESULT ?=
 HOST_CRATES ?= rtos board linux-abi dataflow-profile
 TEST_ARGS ?=
-ROUNDS ?= 10
+QUICK ?=
+ROUNDS ?=
+BENCH_ARGS ?=
 SELFTEST_SMP ?= 1 2 4
 
 # Strings go to the recipes through the environment, so no quoting can break them.
@@ -92,9 +96,19 @@ test: setup ## all tests: unit tests, kernel+image build, then the harness (host
 test-host: setup ## the host-side tests only (no kernel build, no QEMU)
 	@$(PYTHON) tools/test.py --host-crates "$(HOST_CRATES)" --host-only -- $(TEST_ARGS)
 
-bench: kernel image ## boot-time benchmark (TCG, and KVM if its probe passes)
-	$(PYTHON) tools/bench/boot_time.py --rounds $(ROUNDS) --smp $(SMP) --mem $(MEM) --kernel $(KERNEL) --initrd $(INITRD)
+# Axle and the Linux VM in the same QEMU (SMP, MEM; ACCEL auto = KVM only if both kernels'
+# probes pass), alternating rounds; the table is printed and written to
+# build/bench/<date>-<commit>/bench.{md,csv} (build/bench/latest). docs/benchmarks.md
+bench: kernel image ## Axle side by side with Linux in the same QEMU: one table (QUICK=1: a few minutes)
+	@$(PYTHON) tools/bench/run-bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
+	  --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --kernel $(KERNEL) --initrd $(INITRD) $(BENCH_ARGS)
 
+# rs-latency (Dora 0.3.5) in Axle (SMP, ACCEL), on the host and in the Linux VM; report in
+# build/report/<date>-smp<N>-<accel>/latency.{md,csv,svg} (build/report/latest). docs/dora.md
+REPORT_MEM ?= 4G
+.PHONY: report
+report: kernel image ## rs-latency in Axle, on the host and in the Linux VM: the jitter report in build/report/
+	@tools/report/make-report.sh --smp $(SMP) --accel $(ACCEL) --mem $(REPORT_MEM)
 
 selftest: kernel ## boot with the kernel's self-test under TCG for each of SELFTEST_SMP
 	@failed=0; for n in $(SELFTEST_SMP); do \

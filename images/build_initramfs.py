@@ -182,13 +182,59 @@ def expand_applets(manifest: dict) -> dict:
     return manifest
 
 
+TREE_KEYS = {"path", "host", "build"}
+
+
+def expand_trees(manifest: dict) -> dict:
+    """`[[tree]] path = "/opt/x", host = "dir", build = ["cmd", ...]`: runs each distinct
+    `build` command once (cwd = the repo root), then declares `path` as a [[dir]] and every
+    directory, file and symlink under the host directory below it (modes kept)."""
+    tables = manifest.pop("tree", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise ManifestError("'tree' must be an array of tables ([[tree]])")
+    built: list[list[str]] = []
+    for t in tables:
+        where = f"[[tree]] {t.get('path')!r}"
+        if set(t) - TREE_KEYS or not {"path", "host"} <= set(t):
+            raise ManifestError(f"{where}: needs path and host, and optionally build (keys: {', '.join(sorted(TREE_KEYS))})")
+        cmd = t.get("build")
+        if cmd is None or cmd in built:
+            continue
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(a, str) for a in cmd):
+            raise ManifestError(f"{where}: 'build' must be a non-empty list of strings")
+        print(f"image: building for {t['path']}: {' '.join(cmd)}", file=sys.stderr)
+        if subprocess.run(cmd, cwd=REPO).returncode != 0:
+            raise ManifestError(f"{where}: build command failed: {' '.join(cmd)}")
+        built.append(cmd)
+    for t in tables:
+        path, host = t["path"], host_path(t["host"])
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ManifestError(f"[[tree]] {path!r}: 'path' must be an absolute guest path")
+        if not host.is_dir():
+            raise ManifestError(f"[[tree]] {path}: host directory {host} does not exist")
+        manifest.setdefault("dir", []).append({"path": path})
+        for root, dirs, files in os.walk(host):
+            dirs.sort()
+            rel_root = Path(root).relative_to(host)
+            for name in dirs + sorted(files):
+                src = Path(root) / name
+                guest = "/".join(p for p in (path.rstrip("/"), *rel_root.parts, name) if p)
+                if src.is_symlink():
+                    manifest.setdefault("symlink", []).append({"path": guest, "target": os.readlink(src)})
+                elif src.is_dir():
+                    manifest.setdefault("dir", []).append({"path": guest, "mode": f"{stat.S_IMODE(src.stat().st_mode):04o}"})
+                elif src.is_file():
+                    manifest.setdefault("file", []).append({"path": guest, "host": str(src)})
+    return manifest
+
+
 def build(manifest_path: Path, output: Path) -> tuple[int, bool, list[str]]:
     """Returns (members, changed, notes)."""
     try:
         manifest = tomllib.loads(manifest_path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise ManifestError(f"{manifest_path}: {e}") from None
-    manifest = expand_applets(manifest)
+    manifest = expand_trees(expand_applets(manifest))
     mtime = int(os.environ.get("SOURCE_DATE_EPOCH", "0") or 0)
     notes: list[str] = []
     output.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,3 @@
+//! bench-nop: the static program the spawn benchmark starts; it exits 0 at once.
+
+fn main() {}

@@ -1,0 +1,92 @@
+//! `dump`: Tokio's task dumps (Tokio's `dump` example). Two tasks wait forever on a
+//! three-party barrier, so the program deadlocks on purpose. Each Ctrl+C (SIGINT) prints
+//! a dump of every task (`TASK id:` and the trace of where it waits); two Ctrl+C within
+//! one second end the program (status 0). Task dumps need `--cfg tokio_unstable` and
+//! Tokio's `taskdump` feature (tools/build-tokio.py builds it so); without them the
+//! program only says that task dumps are not available.
+//!
+//! Two differences from Tokio's example, both about timing on slow machines (QEMU under
+//! TCG, debug builds): the first SIGINT listener is set up before the banner, so that a
+//! Ctrl+C typed as soon as the banner shows is seen (in the example it can come before
+//! any listener and be lost); and the second Ctrl+C's second counts from the end of the
+//! dump rather than its start (a dump can take longer than a second).
+
+#[cfg(tokio_unstable)]
+mod deadlock {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    use tokio::sync::Barrier;
+    use tokio::time::{timeout, Instant};
+
+    // Three nested functions, so that the traces show a call chain.
+    #[inline(never)]
+    async fn outer(barrier: Arc<Barrier>) {
+        middle(barrier).await
+    }
+
+    #[inline(never)]
+    async fn middle(barrier: Arc<Barrier>) {
+        inner(barrier).await
+    }
+
+    #[inline(never)]
+    async fn inner(barrier: Arc<Barrier>) {
+        barrier.wait().await;
+    }
+
+    /// Dumps every task on each Ctrl+C; returns on a second Ctrl+C within a second.
+    async fn dump_until_double_ctrl_c(mut sigint: Signal) {
+        let handle = tokio::runtime::Handle::current();
+        let mut previous: Option<Instant> = None;
+        while sigint.recv().await.is_some() {
+            if previous.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+                return;
+            }
+            println!("{}", "-".repeat(80));
+            match timeout(Duration::from_secs(2), handle.dump()).await {
+                Ok(dump) => {
+                    for task in dump.tasks().iter() {
+                        println!("TASK {}:", task.id());
+                        println!("{}\n", task.trace());
+                    }
+                }
+                Err(_) => println!("Task dumping timed out. Use a native debugger (like gdb) to debug the deadlock."),
+            }
+            println!("{}", "-".repeat(80));
+            println!("Input CTRL+C twice within 1 second to exit.");
+            // The second Ctrl+C counts from the end of the dump (a dump can take over a
+            // second on a slow machine), with a fresh listener as the example's ctrl_c().
+            previous = Some(Instant::now());
+            sigint = signal(SignalKind::interrupt()).expect("SIGINT listener");
+        }
+    }
+
+    #[tokio::main]
+    pub async fn main() {
+        // Listen before saying so: a Ctrl+C typed right after the banner must be seen.
+        let sigint = signal(SignalKind::interrupt()).expect("SIGINT listener");
+        println!("This program has a deadlock.");
+        println!("Input CTRL+C to print a task dump.");
+        println!("Input CTRL+C twice within 1 second to exit.");
+        let barrier = Arc::new(Barrier::new(3));
+        let first = tokio::spawn(outer(barrier.clone()));
+        let second = tokio::spawn(outer(barrier));
+        tokio::select! {
+            _ = dump_until_double_ctrl_c(sigint) => {}
+            _ = first => {}
+            _ = second => {}
+        }
+    }
+}
+
+#[cfg(tokio_unstable)]
+fn main() {
+    deadlock::main()
+}
+
+#[cfg(not(tokio_unstable))]
+fn main() {
+    println!("task dumps are not available");
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# tools/report/make-report.sh: `make report`. Runs the rs-latency dataflow (Dora 0.3.5,
+# tests/dataflows/rs-latency) in Axle under QEMU, on the host Linux and in the Linux
+# reference VM (Debian's kernel in the same QEMU machine), and makes the jitter report of
+# the three side by side with latency-report (tools/report), verified against the raw
+# samples.
+#
+#   tools/report/make-report.sh [--smp N] [--accel auto|kvm|tcg] [--mem SIZE]
+#                               [--systems "axle host linuxvm"] [--out DIR] [--timeout SECS]
+#
+# Output (default DIR: build/report/<UTC date>-smp<N>-<accel>/; build/report/latest links
+# to the newest):
+#   latency.md, latency.csv, latency.svg   the report (Markdown table, numbers, plot)
+#   raw/<system>.csv                       every sample, labelled with its configuration
+#   raw/<system>-console.log               the whole console/output of each run
+#   raw/<system>-result.json               the runner's result (QEMU runs)
+#
+# Each run's raw CSV is labelled (`# key: value` lines) with system, kernel, smp, accel,
+# mem, profile and date. A system whose run fails is left out of the report (and said);
+# the exit status is then 1. Needs `make kernel image` first (make report does that).
+set -u
+
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$REPO" || exit 1
+SMP=2
+ACCEL=auto
+MEM=4G
+SYSTEMS="axle host linuxvm"
+OUT=
+TIMEOUT=3600
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smp) SMP=$2; shift 2 ;;
+    --accel) ACCEL=$2; shift 2 ;;
+    --mem) MEM=$2; shift 2 ;;
+    --systems) SYSTEMS=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    *) echo "usage: $0 [--smp N] [--accel A] [--mem SIZE] [--systems LIST] [--out DIR] [--timeout SECS]" >&2; exit 2 ;;
+  esac
+done
+
+say() { echo "report: $*" >&2; }
+STAGE=$(tests/dataflows/build.sh) || { say "error: tests/dataflows/build.sh failed"; exit 1; }
+DORA=$(tools/build-dora.sh) || { say "error: tools/build-dora.sh failed"; exit 1; }
+REPORT_TOOL=$STAGE/rs-latency/latency-report
+DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+OUT=${OUT:-build/report/$STAMP-smp$SMP-$ACCEL}
+mkdir -p "$OUT/raw" || { say "error: cannot create $OUT"; exit 1; }
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || REV="$REV+dirty"
+PROFILE="release builds; dataflow profile: none (default scheduling)"
+
+# extract CONSOLE CSV: the raw CSV printed between the driver's markers (CRLF removed).
+extract() {
+  tr -d '\r' <"$1" | sed -n '/^----- BEGIN latency-raw.csv -----$/,/^----- END latency-raw.csv -----$/p' \
+    | sed '1d;$d' >"$2"
+  [ -s "$2" ] && grep -q '^size_index,' "$2"
+}
+
+# label CSV KEY=VALUE...: prepends `# key: value` lines.
+label() {
+  local f=$1; shift
+  { for kv in "$@"; do echo "# ${kv%%=*}: ${kv#*=}"; done; cat "$f"; } >"$f.tmp" && mv "$f.tmp" "$f"
+}
+
+accel_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("accel") or "?")' "$1" 2>/dev/null || echo "?"; }
+
+RUNS=()
+FAILED=0
+for sys in $SYSTEMS; do
+  console=$OUT/raw/$sys-console.log
+  csv=$OUT/raw/$sys.csv
+  case "$sys" in
+    axle)
+      say "Axle in QEMU (SMP $SMP, accel $ACCEL, mem $MEM): rs-latency, up to $TIMEOUT s"
+      tools/run-qemu --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" \
+        --result "$OUT/raw/axle-result.json" -- /bin/sh /opt/dataflows/dora-flow.sh latency >"$console" 2>&1
+      rc=$?
+      kernel="Axle $REV"; accel=$(accel_of "$OUT/raw/axle-result.json"); smp=$SMP; name="Axle" ;;
+    host)
+      say "host Linux: rs-latency"
+      sh "$STAGE/dora-flow.sh" --dora "$DORA" --dataflows "$STAGE" latency >"$console" 2>&1
+      rc=$?
+      kernel="Linux $(uname -r)"; accel="none (native)"; smp="$(nproc) (host CPUs)"; name="Linux host" ;;
+    linuxvm)
+      say "Linux reference VM (SMP $SMP, accel $ACCEL, mem $MEM): rs-latency, up to $TIMEOUT s"
+      add=$(mktemp -d "${TMPDIR:-/tmp}/axle-report.XXXXXX")
+      cp -rL "$STAGE"/. "$add"/ && cp "$DORA" "$add/dora"
+      tools/linuxvm/run-linux --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" --add "$add" \
+        --result "$OUT/raw/linuxvm-result.json" -- /bin/sh /add/dora-flow.sh --dora /add/dora --dataflows /add latency \
+        >"$console" 2>&1
+      rc=$?
+      rm -rf "$add"
+      kernel="Linux $(basename "$(ls /boot/vmlinuz-* 2>/dev/null | sort -V | tail -n 1)" | sed 's/^vmlinuz-//') (Debian, in QEMU)"
+      accel=$(accel_of "$OUT/raw/linuxvm-result.json"); smp=$SMP; name="Linux VM" ;;
+    *) say "unknown system '$sys' (axle, host, linuxvm)"; FAILED=1; continue ;;
+  esac
+  if extract "$console" "$csv"; then
+    label "$csv" "kernel=$kernel" "smp=$smp" "accel=$accel" "mem=$([ "$sys" = host ] && echo host || echo "$MEM")" \
+      "profile=$PROFILE" "dora=0.3.5" "date=$DATE"
+    RUNS+=(--run "$name=$csv")
+    [ "$rc" = 0 ] || say "$sys: the run ended with status $rc (its samples are in the report; see $console)"
+    [ "$rc" = 0 ] || FAILED=1
+  else
+    say "$sys: FAILED (status $rc, no raw CSV); see $console"
+    grep -E '^(FAIL|ok) dora-flow::|^dora-flow: [0-9]+ passed' "$console" | sed 's/^/    /' >&2
+    FAILED=1
+  fi
+done
+
+if [ ${#RUNS[@]} = 0 ]; then
+  say "no run produced samples: no report"
+  exit 1
+fi
+"$REPORT_TOOL" "${RUNS[@]}" --out "$OUT" --verify \
+  --title "rs-latency (Dora 0.3.5), SMP $SMP, $DATE" >"$OUT/raw/report.log" 2>&1
+rc=$?
+cat "$OUT/raw/report.log" >&2
+[ $rc = 0 ] || { say "latency-report failed"; exit 1; }
+ln -sfn "$(basename "$OUT")" "$(dirname "$OUT")/latest" 2>/dev/null
+say "report: $OUT/latency.md (also latency.csv, latency.svg, raw/)"
+exit $FAILED
