@@ -34,6 +34,8 @@ pub struct PerCpu {
     pub(crate) irq_depth: AtomicU32,
     /// True while the idle thread runs.
     pub(crate) idle: AtomicBool,
+    /// The idle thread is polling `need_resched` (a waker need not send an IPI).
+    pub(crate) polling: AtomicBool,
     pub(crate) rq: SpinLock<Rq>,
     pub(crate) timers: SpinLock<TimerQueue>,
     /// Absolute time (ns) at which the current thread's slice ends; u64::MAX = none.
@@ -71,6 +73,7 @@ pub fn init_cpu(id: u32, apic_id: u32, idle: Arc<Thread>) -> &'static PerCpu {
         apic_id,
         current: AtomicPtr::new(Arc::as_ptr(&idle) as *mut Thread),
         need_resched: AtomicBool::new(false),
+        polling: AtomicBool::new(false),
         preempt_count: AtomicU32::new(0),
         irq_depth: AtomicU32::new(0),
         idle: AtomicBool::new(true),

@@ -111,6 +111,8 @@ pub struct Process {
     /// The thread of the parent that created this process (the parent-death signal fires
     /// when that thread exits, as on Linux).
     pub parent_tid: AtomicI32,
+    /// Mirrors `state.stopped` for the return-to-user fast path.
+    pub stopped_flag: AtomicBool,
     /// Timer slack (`PR_SET_TIMERSLACK`), ns.
     pub timer_slack_ns: AtomicU64,
     /// `execve` done at least once (for setpgid's EACCES rule).
@@ -196,6 +198,7 @@ impl Process {
             children_cpu_ns: AtomicU64::new(0),
             pdeath_signal: AtomicI32::new(0),
             parent_tid: AtomicI32::new(0),
+            stopped_flag: AtomicBool::new(false),
             timer_slack_ns: AtomicU64::new(50_000),
             did_exec: AtomicBool::new(false),
             dumpable: AtomicU32::new(1),

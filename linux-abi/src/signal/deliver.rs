@@ -48,6 +48,7 @@ pub fn start_group_exit(p: &Arc<Process>, status: ExitStatus) {
             s.group_exit = Some(status);
         }
         s.stopped = false;
+        p.stopped_flag.store(false, Ordering::Release);
         s.tasks.clone()
     };
     for t in &tasks {
@@ -64,6 +65,7 @@ pub fn resume_stopped(p: &Arc<Process>) {
         let w = s.stopped;
         if w {
             s.stopped = false;
+            p.stopped_flag.store(false, Ordering::Release);
             s.job_event = Some(JobEvent::Continued);
         }
         w
@@ -90,6 +92,7 @@ fn stop_process(task: &Arc<crate::process::Task>, sig: i32) {
         let n = !s.stopped && s.group_exit.is_none();
         if n {
             s.stopped = true;
+            p.stopped_flag.store(true, Ordering::Release);
             s.job_event = Some(JobEvent::Stopped(sig));
         }
         n
@@ -115,6 +118,24 @@ fn wait_while_stopped(task: &Arc<crate::process::Task>) {
 
 /// Runs before every return to user mode of a task.
 pub fn return_to_user(frame: &mut TrapFrame) {
+    // Fast path (most system calls): no deliverable signal and not exiting (the thread's
+    // interrupt flag, kept by `kick`/`recalc`), no restart code to resolve, the process not
+    // stopped, no temporary signal mask to restore.
+    if !rtos::sched::core::current().interrupt_pending() {
+        let restart_code = frame.vector == SYSCALL_VECTOR && (512..=516).contains(&-(frame.rax as i64));
+        if !restart_code {
+            let Some(task) = process::try_current_task() else { return };
+            if !task.process.stopped_flag.load(Ordering::Acquire)
+                && !task.exiting.load(Ordering::Acquire)
+                && task.sig.lock().saved_mask.is_none()
+            {
+                if frame.vector == SYSCALL_VECTOR {
+                    frame.vector = 0;
+                }
+                return;
+            }
+        }
+    }
     let Some(task) = process::try_current_task() else { return };
     loop {
         if task.exit_done.load(Ordering::Acquire) {

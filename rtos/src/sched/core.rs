@@ -267,12 +267,33 @@ fn select_cpu(t: &Thread, prev: u32) -> u32 {
     }
 }
 
-/// Asks `cpu` to reschedule (IPI if it is another CPU).
+/// Asks `cpu` to reschedule (IPI if it is another CPU, unless its idle loop polls).
 fn resched_cpu(cpu: &PerCpu) {
-    cpu.need_resched.store(true, Ordering::Release);
-    if cpu.id != percpu::this().id {
+    cpu.need_resched.store(true, Ordering::SeqCst);
+    if cpu.id != percpu::this().id && !cpu.polling.load(Ordering::SeqCst) {
         apic::send_ipi(cpu.apic_id, apic::RESCHED_VECTOR);
     }
+}
+
+/// How long an idle CPU watches for work before it halts: a wake-up in this window costs
+/// no interrupt, which is most of a cross-CPU wake-up's latency (Linux's haltpoll idea).
+const IDLE_POLL_NS: u64 = 50_000;
+
+/// Polls `need_resched` for up to `IDLE_POLL_NS`; true if work arrived.
+fn idle_poll(cpu: &PerCpu) -> bool {
+    let end = now_ns() + IDLE_POLL_NS;
+    cpu.polling.store(true, Ordering::SeqCst);
+    let mut found = false;
+    while now_ns() < end {
+        if cpu.need_resched.load(Ordering::SeqCst) {
+            found = true;
+            break;
+        }
+        core::hint::spin_loop();
+    }
+    cpu.polling.store(false, Ordering::SeqCst);
+    // A waker that saw `polling` sent no IPI: look once more before halting.
+    found || cpu.need_resched.load(Ordering::SeqCst)
 }
 
 fn check_preempt(cpu: &PerCpu, rq: &mut Rq, woken: &Thread) {
@@ -885,6 +906,13 @@ pub fn idle_loop() -> ! {
             // Stacks of threads that ended wait for a TLB flush: an idle CPU does it.
             irq_flags::enable();
             crate::mm::kmap::reclaim_stacks();
+            continue;
+        }
+        // Timers and other interrupts are taken while polling.
+        irq_flags::enable();
+        let woke = idle_poll(cpu);
+        irq_flags::disable();
+        if woke {
             continue;
         }
         cpu::enable_interrupts_and_halt();
