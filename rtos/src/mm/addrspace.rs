@@ -290,21 +290,34 @@ impl AddressSpace {
         if removed.is_empty() {
             return;
         }
-        let mut frames = Vec::new();
-        {
-            let mut pt = self.pt.lock();
-            for (s, e, _) in &removed {
-                pt.for_each_leaf(*s, *e, |_, pte| {
-                    if holds_frame(*pte) {
-                        frames.push(pfn_of(*pte));
-                    }
-                    *pte = 0;
-                });
-            }
+        for (s, e, _) in &removed {
+            self.release_range(*s, *e);
         }
-        if !frames.is_empty() {
-            self.flush();
-            frames.into_iter().for_each(frame::put);
+    }
+
+    /// Clears the page-table entries of `[start, end)` and releases the frames they held,
+    /// 2 MiB at a time: each piece's frames (at most 512) are collected on the stack, the
+    /// TLBs flushed, then the frames freed. No heap allocation, so tearing down a large
+    /// mapping (or a whole address space) works even when memory is short.
+    fn release_range(&self, start: u64, end: u64) {
+        const CHUNK: u64 = 2 << 20;
+        let mut at = start;
+        while at < end {
+            let stop = ((at / CHUNK + 1) * CHUNK).min(end);
+            let mut frames = [0u64; (CHUNK / PAGE_SIZE) as usize];
+            let mut n = 0;
+            self.pt.lock().for_each_leaf(at, stop, |_, pte| {
+                if holds_frame(*pte) && n < frames.len() {
+                    frames[n] = pfn_of(*pte);
+                    n += 1;
+                }
+                *pte = 0;
+            });
+            if n > 0 {
+                self.flush();
+                frames[..n].iter().copied().for_each(frame::put);
+            }
+            at = stop;
         }
     }
 
@@ -314,17 +327,7 @@ impl AddressSpace {
     pub fn discard(&self, inner: &mut Inner, addr: u64, len: u64) {
         let end = addr.saturating_add(len).min(USER_END);
         let _ = inner;
-        let mut frames = Vec::new();
-        self.pt.lock().for_each_leaf(addr, end, |_, pte| {
-            if holds_frame(*pte) {
-                frames.push(pfn_of(*pte));
-            }
-            *pte = 0;
-        });
-        if !frames.is_empty() {
-            self.flush();
-            frames.into_iter().for_each(frame::put);
-        }
+        self.release_range(addr, end);
     }
 
     /// Changes the protection of `[addr, addr+len)`; the range must be fully mapped.

@@ -90,6 +90,8 @@ pub struct TcpSocket {
     ext: AtomicU64,
     /// Readiness of the external connection, kept current by the stack.
     ext_ready: AtomicU32,
+    /// A connect was refused: the socket is shut down both ways (readable, writable, hung up).
+    refused: AtomicBool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -148,6 +150,7 @@ impl TcpSocket {
             me: me.clone(),
             ext: AtomicU64::new(0),
             ext_ready: AtomicU32::new(0),
+            refused: AtomicBool::new(false),
         })
     }
 
@@ -328,6 +331,7 @@ impl Drop for TcpSocket {
                 }
                 for w in waiting.into_iter().filter_map(|w| w.upgrade()) {
                     w.error.store(Errno::ECONNREFUSED as i32, Ordering::Release);
+                    w.refused.store(true, Ordering::Release);
                     *w.state.lock() = State::Closed;
                     w.wq.wake_all();
                 }
@@ -456,6 +460,7 @@ impl Socket for TcpSocket {
         if dst.port == 0 {
             return Err(Errno::ECONNREFUSED);
         }
+        self.refused.store(false, Ordering::Release);
         if self.local.lock().is_none() {
             self.do_bind(Endpoint { ip: dst.ip, port: 0 })?;
         }
@@ -465,9 +470,11 @@ impl Socket for TcpSocket {
             .find_map(|bd| super::tcp::find(bd.id));
         let Some(listener) = listener else {
             self.error.store(0, Ordering::Release);
+            self.refused.store(true, Ordering::Release);
             return if b.nonblock {
                 // Linux reports a refused loopback connect through SO_ERROR after EINPROGRESS.
                 self.error.store(Errno::ECONNREFUSED as i32, Ordering::Release);
+                self.refused.store(true, Ordering::Release);
                 self.wq.wake_all();
                 Err(Errno::EINPROGRESS)
             } else {
@@ -673,7 +680,16 @@ impl Socket for TcpSocket {
                 if let Some(ev) = crate::net::stack::tcp_poll_external(self) {
                     return ev;
                 }
-                if err { events::POLLOUT | events::POLLWRNORM | events::POLLERR | events::POLLHUP } else { events::POLLOUT | events::POLLWRNORM | events::POLLHUP }
+                // Never connected: writable and hung up (Linux's TCP_CLOSE); refused: also
+                // shut down for reading (end of file, RDHUP), plus the error until it is read.
+                let mut ev = events::POLLOUT | events::POLLWRNORM | events::POLLHUP;
+                if self.refused.load(Ordering::Acquire) {
+                    ev |= events::POLLIN | events::POLLRDNORM | events::POLLRDHUP;
+                }
+                if err {
+                    ev |= events::POLLERR;
+                }
+                ev
             }
         }
     }
