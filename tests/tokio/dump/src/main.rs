@@ -54,12 +54,13 @@ mod deadlock {
                 }
                 Err(_) => println!("Task dumping timed out. Use a native debugger (like gdb) to debug the deadlock."),
             }
+            // The second Ctrl+C counts from the end of the dump (a dump can take over a
+            // second on a slow machine), with a fresh listener as the example's ctrl_c(),
+            // made before the prompt so that a ^C typed right after it is seen.
+            sigint = signal(SignalKind::interrupt()).expect("SIGINT listener");
             println!("{}", "-".repeat(80));
             println!("Input CTRL+C twice within 1 second to exit.");
-            // The second Ctrl+C counts from the end of the dump (a dump can take over a
-            // second on a slow machine), with a fresh listener as the example's ctrl_c().
             previous = Some(Instant::now());
-            sigint = signal(SignalKind::interrupt()).expect("SIGINT listener");
         }
     }
 

@@ -2,7 +2,9 @@
 //! down gracefully on Ctrl+C (Tokio's `graceful-shutdown` example): SIGINT stops the
 //! accept loop, a `CancellationToken` tells every connection task to write
 //! `server shutting down` to its client (within 1 s), a `TaskTracker` waits for them all,
-//! and the program prints `shutdown complete` and exits 0.
+//! and the program prints `shutdown complete` and exits 0. (Unlike the example, the SIGINT
+//! listener exists before the program says it listens and lives across the accept loop,
+//! so no ^C can fall between two listeners.)
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -16,6 +18,10 @@ use tokio_util::task::TaskTracker;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:6142".to_string());
     let listener = TcpListener::bind(&addr).await?;
+    // Listen for SIGINT before saying we are ready, and with one listener for the whole
+    // loop: a `ctrl_c()` future made afresh in each iteration registers only when polled,
+    // so a ^C arriving between iterations would be missed.
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     println!("listening on {addr}");
     let stop = CancellationToken::new();
     let tasks = TaskTracker::new();
@@ -28,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
                 Err(e) => eprintln!("failed to accept: {e}"),
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = sigint.recv() => {
                 println!("\nshutdown signal received, waiting for connections to finish");
                 break;
             }
