@@ -47,6 +47,9 @@ from pathlib import Path
 
 HARNESS_DIR = Path(__file__).resolve().parent
 REPO = HARNESS_DIR.parents[1]
+sys.path.insert(0, str(REPO / "tools"))
+from axletools import typist  # noqa: E402  (the runner's console typist, shared)
+
 CONFORMANCE = REPO / "tests" / "conformance"
 DEFAULT_TEST_LIST = HARNESS_DIR / "tests.toml"
 DEFAULT_RUNNER = REPO / "tools" / "run-qemu"
@@ -99,11 +102,13 @@ class TestSpec:
     profile: str | None = None  # the runner's --profile (dataflow profile), Axle-only
     host_helper: tuple[str, ...] = ()  # a program run on the host during the test (see HostHelper)
     forward: bool = False  # forward a host port into the guest ({fwd_port})
+    input: tuple = ()  # typist.Step: keys typed into the console (Axle) / a pty (host)
+    host_cmd: tuple[str, ...] | None = None  # the host's command instead of cmd
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
 TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
-             "append", "kernel_fault", "fixture", "net", "profile", "host_helper", "forward"}
+             "append", "kernel_fault", "fixture", "net", "profile", "host_helper", "forward", "input", "host_cmd"}
 NET_MODES = ("none", "user")  # the runner's --net choices
 FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -210,8 +215,17 @@ def parse_tests(data: dict) -> list[TestSpec]:
             raise ConfigError(f"{where}: duplicate name")
         seen.add(name)
         cmd = _str_list(where, "cmd", raw["cmd"])
-        if not cmd:
-            raise ConfigError(f"{where}: 'cmd' is empty")
+        try:
+            steps = tuple(typist.parse_steps(raw["input"])) if "input" in raw else ()
+        except ValueError as e:
+            raise ConfigError(f"{where}: {e}") from None
+        if "input" in raw and not steps:
+            raise ConfigError(f"{where}: 'input' is empty")
+        if not cmd and not steps:
+            raise ConfigError(f"{where}: 'cmd' is empty (only a test with 'input' may boot to the shell)")
+        host_cmd = _str_list(where, "host_cmd", raw["host_cmd"]) if "host_cmd" in raw else None
+        if host_cmd is not None and not host_cmd:
+            raise ConfigError(f"{where}: 'host_cmd' is empty")
         status = merged.get("status", 0)
         _check_type(where, "status", status, int)
         if not 0 <= status <= 255:
@@ -257,6 +271,10 @@ def parse_tests(data: dict) -> list[TestSpec]:
             raise ConfigError(f"{where}: 'host_helper' and 'forward' need the guest network (net = \"user\")")
         if (host_helper or forward) and net is None:
             net = "user"
+        if host and not cmd and host_cmd is None:
+            raise ConfigError(f"{where}: with cmd = [] (Axle's shell) the host run needs 'host_cmd' (or host = false)")
+        if steps and (kernel_fault or host_helper):
+            raise ConfigError(f"{where}: 'input' cannot be combined with kernel_fault or host_helper")
         fixture = None
         if "fixture" in raw:
             _check_type(where, "fixture", raw["fixture"], str)
@@ -282,6 +300,8 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 profile=profile,
                 host_helper=host_helper,
                 forward=forward,
+                input=steps,
+                host_cmd=host_cmd,
             )
         )
     return specs
@@ -518,12 +538,14 @@ def evaluate(spec: TestSpec, outcome: RunOutcome) -> Verdict:
         # Without an exit status (runner missing, timeout, kernel fault) the run never
         # finished: missing output says nothing more, so only forbidden output counts.
         finished = outcome.status is not None
+    # A console session is judged on its screen text (no ANSI escape sequences).
+    text = typist.screen_text(outcome.output) if spec.input else outcome.output
     for pattern in spec.expect if finished else ():
-        if not re.search(pattern, outcome.output, re.MULTILINE):
+        if not re.search(pattern, text, re.MULTILINE):
             reasons.append(f"missing output /{pattern}/")
     for pattern in spec.forbid:
-        if re.search(pattern, outcome.output, re.MULTILINE):
-            reasons.append(f"forbidden output /{pattern}/: {first_matching_line(pattern, outcome.output)!r}")
+        if re.search(pattern, text, re.MULTILINE):
+            reasons.append(f"forbidden output /{pattern}/: {first_matching_line(pattern, text)!r}")
 
     checks_ok = None
     checks_failed: list[str] = []
@@ -573,7 +595,85 @@ def _run(argv: list[str], timeout: float) -> tuple[int | None, bytes, bool, str 
     return proc.returncode, out, timed_out, None, time.monotonic() - start
 
 
+HOST_TTY_ROWS, HOST_TTY_COLS = 24, 80  # the pty of a host console session
+
+
+def host_console_env(bin_dir: str) -> dict[str, str]:
+    """The environment of a host console session: what Axle's init gives its shell."""
+    return {"PATH": f"/bin:/sbin:/usr/bin:/usr/sbin:{bin_dir}", "HOME": "/root", "TERM": "linux"}
+
+
+def run_host_console(spec: TestSpec, bin_dir: Path) -> RunOutcome:
+    """Runs the host command on a pseudo-terminal (its controlling terminal, in a session
+    of its own, cwd /, no descriptors but 0-2) and types spec.input into it, as the
+    runner types into Axle's serial console."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    argv = substitute(spec.host_cmd or spec.cmd, str(bin_dir))
+    env = host_console_env(str(bin_dir))
+    start = time.monotonic()
+    try:
+        pid, master = pty.fork()
+    except OSError as e:
+        return RunOutcome(None, "", error=f"cannot open a pty: {e}")
+    if pid == 0:  # the child: on the pty, a session leader
+        try:
+            os.chdir("/")
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", HOST_TTY_ROWS, HOST_TTY_COLS, 0, 0))
+            os.closerange(3, 65536)
+            os.execvpe(argv[0], argv, env)
+        except BaseException:  # noqa: BLE001 - nothing may escape the forked child
+            pass
+        os._exit(127)
+    console = typist.Console()
+    deadline = start + spec.timeout
+    keys = typist.Typist(list(spec.input), console, lambda b: os.write(master, b), deadline=deadline)
+    keys.start()
+    out = bytearray()
+    timed_out = False
+    wait_status = None
+    eof = False
+    while wait_status is None:
+        if time.monotonic() >= deadline or keys.failed:
+            timed_out = True
+            break
+        if eof:
+            time.sleep(0.05)
+        elif select.select([master], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: no slave descriptor is open any more
+                chunk = b""
+            if chunk:
+                out += chunk
+                console.feed(chunk)
+                continue
+            eof = True
+            console.close()
+        done, st = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            wait_status = st
+    console.close()
+    keys.stop.set()
+    if wait_status is None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        _, wait_status = os.waitpid(pid, 0)
+    os.close(master)
+    status = None if timed_out else status_from_returncode(os.waitstatus_to_exitcode(wait_status))
+    return RunOutcome(status, normalize_output(bytes(out)), timed_out=timed_out, error=keys.failed,
+                      wall_s=time.monotonic() - start)
+
+
 def run_host(spec: TestSpec, bin_dir: Path) -> RunOutcome:
+    if spec.input:
+        return run_host_console(spec, bin_dir)
     with HostHelper(spec, str(bin_dir), guest=False) as helper:
         if helper.error:
             return helper.annotate(RunOutcome(None, "", error=helper.error))
@@ -591,7 +691,7 @@ class AxleOptions:
 
 
 def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, opts: AxleOptions,
-                   subs: dict[str, str] | None = None) -> list[str]:
+                   subs: dict[str, str] | None = None, input_path: Path | None = None) -> list[str]:
     """The runner's argv; add_dir (the staging or fixture dir) becomes /add."""
     cmd = [
         str(opts.runner),
@@ -616,6 +716,10 @@ def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, o
         cmd += ["--kernel", opts.kernel]
     if opts.initrd:
         cmd += ["--initrd", opts.initrd]
+    if input_path is not None:
+        cmd += ["--input", str(input_path)]
+    if not spec.cmd:
+        return cmd  # no command: the image's init starts the shell on the console
     return cmd + ["--"] + substitute(spec.cmd, GUEST_BIN, subs)
 
 
@@ -663,7 +767,11 @@ def run_axle(spec: TestSpec, smp: int, add_dir: Path, opts: AxleOptions) -> RunO
         if helper.error:
             return helper.annotate(RunOutcome(None, "", error=helper.error))
         result_path = Path(tmp) / "result.json"
-        argv = runner_command(spec, smp, add_dir, result_path, opts, helper.subs)
+        input_path = None
+        if spec.input:
+            input_path = Path(tmp) / "input.json"
+            input_path.write_text(typist.dump(list(spec.input)))
+        argv = runner_command(spec, smp, add_dir, result_path, opts, helper.subs, input_path)
         rc, out, timed_out, error, wall = _run(argv, spec.timeout + RUNNER_GRACE_S)
         output = normalize_output(out)
         if error:

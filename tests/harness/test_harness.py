@@ -406,6 +406,89 @@ class RunnerTests(unittest.TestCase):
         o = rt.run_host(spec(cmd=("{bin}/missing",)), Path("/nonexistent"))
         self.assertIn("cannot start", o.error)
 
+    def test_input_keys(self):
+        t, = parse("""
+            [[test]]
+            name = "shell"
+            cmd = []
+            host_cmd = ["/bin/busybox", "sh"]
+            input = [{ wait = '/ # ', send = "ls\\r" }, { wait = 'x', after = 0.5, timeout = 3 }]
+            expect = ['^hi$']
+        """)
+        self.assertEqual(t.cmd, ())
+        self.assertEqual(t.host_cmd, ("/bin/busybox", "sh"))
+        self.assertEqual(t.input, (rt.typist.Step(wait="/ # ", send="ls\r"), rt.typist.Step(wait="x", after=0.5, timeout=3.0)))
+        for bad in (
+            'cmd = []',  # no input: a command is needed
+            'cmd = []\ninput = [{ send = "x" }]',  # host run without host_cmd
+            'cmd = ["x"]\ninput = []',
+            'cmd = ["x"]\ninput = [{ wait = "(" }]',
+            'cmd = ["x"]\ninput = [{ wait = "a", bogus = 1 }]',
+            'cmd = ["x"]\ninput = [{ after = -1 }]',
+            'cmd = ["x"]\ninput = [{}]',
+            'cmd = ["x"]\nhost_cmd = []',
+            'cmd = ["x"]\nkernel_fault = true\ninput = [{ send = "x" }]',
+        ):
+            with self.subTest(bad), self.assertRaises(rt.ConfigError):
+                parse(f'[[test]]\nname = "n"\n{bad}\n')
+        # Axle-only, no host_cmd needed.
+        u, = parse('[[test]]\nname = "n"\ncmd = []\nhost = false\ninput = [{ send = "exit\\r" }]\n')
+        self.assertEqual(u.host_cmd, None)
+
+    def test_runner_command_with_input(self):
+        t = spec(cmd=(), input=(rt.typist.Step(send="x"),))
+        cmd = rt.runner_command(t, 2, Path("/s"), Path("/r.json"), rt.AxleOptions(runner=Path("/x")),
+                                input_path=Path("/tmp/in.json"))
+        self.assertEqual(cmd, ["/x", "--result", "/r.json", "--smp", "2", "--add", "/s", "--timeout", "60",
+                               "--input", "/tmp/in.json"])
+
+    def test_console_session_verdict_uses_screen_text(self):
+        t = spec(input=(rt.typist.Step(send="x"),), expect=("^a b$",), forbid=("\x1b",))
+        o = rt.RunOutcome(0, "\x1b[1ma\x1b[0m b\n/ # \x1b[6n")
+        self.assertTrue(rt.evaluate(t, o).passed, rt.evaluate(t, o).reasons)
+        self.assertFalse(rt.evaluate(spec(expect=("^a b$",)), o).passed)
+
+    def test_host_console_session(self):
+        steps = (
+            rt.typist.Step(wait=r"\$ $", send="stty size; tty >/dev/null && echo on-a-tty; echo $TERM\r"),
+            rt.typist.Step(wait=r"^linux\n", send="cat\r"),
+            rt.typist.Step(after=0.3, send="ab\x7fc\r"),
+            rt.typist.Step(wait=r"^ac\n", send="\x04"),
+            rt.typist.Step(wait=r"\$ $", send="exit 3\r"),
+        )
+        t = spec(cmd=("sh", "-c", "PS1='$ ' exec sh -i"), input=steps, timeout=20)
+        o = rt.run_host(t, Path("/"))
+        self.assertEqual((o.status, o.error, o.timed_out), (3, None, False), o.output)
+        text = rt.typist.screen_text(o.output)
+        self.assertIn("24 80\n", text)
+        self.assertIn("on-a-tty\n", text)
+        self.assertIn("ab\x08 \x08c\nac\n", text)  # the kernel's echo, then cat's output
+        # A wait that never matches: a timeout naming the step.
+        t = spec(cmd=("sh",), input=(rt.typist.Step(wait="never", timeout=0.5),), timeout=20)
+        o = rt.run_host(t, Path("/"))
+        self.assertTrue(o.timed_out)
+        self.assertIn("input step 1: /never/ did not appear within 0.5 s", o.error)
+
+    def test_typist(self):
+        ty = rt.typist
+        self.assertEqual(ty.screen_text(b"a\r\n\x1b[6n\x1b[1;13Hb\x1b]0;title\x07c\x1b(B"), "a\nbc")
+        c = ty.Console()
+        sent = []
+        k = ty.Typist([ty.Step(wait="p> ", send="one"), ty.Step(wait="p> ", send="two")], c, sent.append)
+        k.start()
+        c.feed(b"p> ")
+        c.feed(b"\x1b[0mp> ")
+        k.join(5)
+        self.assertEqual((sent, k.progress()), ([b"one", b"two"], {"steps": 2, "done": 2, "failed": None}))
+        c = ty.Console()
+        k = ty.Typist([ty.Step(wait="x", send="y")], c, sent.append)
+        k.start()
+        c.close()
+        k.join(5)
+        self.assertEqual(k.progress()["failed"], "input step 1: /x/ did not appear")
+        self.assertEqual(ty.parse_steps(json.loads(ty.dump([ty.Step(wait="a", after=1.0, send="\x03")]))),
+                         [ty.Step(wait="a", after=1.0, send="\x03")])
+
     def test_cargo_json(self):
         lines = [
             '{"reason":"compiler-artifact","target":{"name":"checks"},"executable":null}',

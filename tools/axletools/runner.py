@@ -5,7 +5,9 @@ The interface is docs/run-interface.md; how it works is docs/tooling.md. In shor
 1. The per-run initramfs is one file: the base image, then a newc archive with the
    --add directory under /add, then one with /etc/axle/cmd (argv, NUL-terminated) and
    /etc/axle/env (KEY=VALUE, NUL-terminated). Later archives replace earlier files.
-2. QEMU's COM1 is the runner's stdin/stdout (the guest console). Its isa-debugcon device
+2. QEMU's COM1 is the runner's stdin/stdout (the guest console); with --input the runner
+   sits in between, copying the output through and typing the script's keys when their
+   prompts appear (tools/axletools/typist.py). Its isa-debugcon device
    (port 0x4f0) is the status channel, a UNIX socket QEMU connects to; a reader thread
    timestamps every line as it arrives (`axle: user`, `axle: exit N`, `axle: signal N`,
    `axle: fault`), so the boot time is measured on the host from the QEMU process start.
@@ -38,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import newc
+from . import newc, typist
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_TARGET = "x86_64-unknown-none"
@@ -152,6 +154,7 @@ class RunConfig:
     net: str = "none"  # "none" or "user" (see net_args)
     fwd: list[str] = dataclasses.field(default_factory=list)  # host ports forwarded into the guest (net "user")
     profile: bytes | None = None  # compiled dataflow profile for /etc/axle/profile
+    input_steps: list | None = None  # typist.Step list typed into the console (--input)
 
     def cmdline(self) -> str:
         words = [f"log={self.log}"]
@@ -199,6 +202,9 @@ def net_args(mode: str, fwd: list[str] | None = None) -> list[str]:
 
 
 def serial_chardev(cfg: RunConfig, stdin_is_tty: bool) -> str:
+    if cfg.input_steps is not None:
+        # The runner types into the console (--input): stdin and stdout are pipes.
+        return "stdio,id=ser0,signal=off"
     if cfg.interactive and cfg.capture is None:
         # ^C and friends go to the guest; Ctrl-A x quits QEMU (mux escape), Ctrl-A h helps.
         return "stdio,id=ser0,mux=on,signal=off"
@@ -404,6 +410,7 @@ class Result:
     shutdown_reason: str | None = None  # QEMU's QMP SHUTDOWN reason, if any
     error: str | None = None
     events: list = dataclasses.field(default_factory=list)
+    input: dict | None = None  # --input progress: {"steps", "done", "failed"}
 
     def exit_status(self) -> int:
         if self.qemu_failed:
@@ -568,6 +575,26 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
+def _pump_console(pipe, capture, console: "typist.Console") -> None:
+    """Copies QEMU's console output to our stdout (or the capture file) and the typist."""
+    out = capture if capture is not None else sys.stdout.buffer
+    fd = pipe.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        console.feed(chunk)
+        try:
+            out.write(chunk)
+            out.flush()
+        except (OSError, ValueError):
+            pass
+    console.close()
+
+
 def _pump_stderr(pipe, keep: list[bytes], forward: bool) -> None:
     # QEMU's note about our own SIGTERM (timeout, ^C) is noise.
     ours = re.compile(rb"terminating on signal \d+ from pid %d\b" % os.getpid())
@@ -598,7 +625,7 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
     tmp_base = Path(tempfile.gettempdir())
     sweep_stale_run_dirs(tmp_base)
     workdir = Path(tempfile.mkdtemp(prefix=f"axle-run-{os.getpid()}-", dir=tmp_base))
-    stdin_tty = cfg.capture is None and stdin_is_tty()
+    stdin_tty = cfg.capture is None and cfg.input_steps is None and stdin_is_tty()
     saved_tty = None
     try:
         initrd = None
@@ -629,18 +656,32 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
             reader.start()
             qmp = QmpWatcher(qmp_path)
             qmp.start()
+            typing = cfg.input_steps is not None
+            if typing:
+                # The console goes through us: we watch it and type the --input script.
+                stdin_arg, stdout_arg = subprocess.PIPE, subprocess.PIPE
+            else:
+                # The console's input is ours; /dev/null when we have none (closed fd 0).
+                stdin_arg = subprocess.DEVNULL if cfg.capture is not None or not stdin_is_open() else None
+                stdout_arg = console_out if cfg.capture is not None else None
             try:
-                proc = subprocess.Popen(
-                    cmd,
-                    # The console's input is ours; /dev/null when we have none (closed fd 0).
-                    stdin=subprocess.DEVNULL if cfg.capture is not None or not stdin_is_open() else None,
-                    stdout=console_out if cfg.capture is not None else None,
-                    stderr=subprocess.PIPE,
-                )
+                proc = subprocess.Popen(cmd, stdin=stdin_arg, stdout=stdout_arg, stderr=subprocess.PIPE)
             except OSError as e:
                 reader.stop.set()
                 qmp.stop.set()
                 raise RunError(f"cannot start {cfg.qemu}: {e}") from None
+            keys = None
+            if typing:
+                console = typist.Console()
+                threading.Thread(target=_pump_console, args=(proc.stdout, console_out, console), daemon=True).start()
+
+                def type_keys(data: bytes) -> None:
+                    proc.stdin.write(data)
+                    proc.stdin.flush()
+
+                keys = typist.Typist(cfg.input_steps, console, type_keys,
+                                     deadline=t0 + cfg.timeout_s if cfg.timeout_s else None)
+                keys.start()
             stderr_chunks: list[bytes] = []
             pump = threading.Thread(target=_pump_stderr, args=(proc.stderr, stderr_chunks, not cfg.quiet_qemu),
                                     daemon=True)
@@ -679,7 +720,16 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
                     we_stopped = True
                     _stop(proc)
                     break
+                if keys is not None and keys.failed and not reader.terminal.is_set():
+                    # Expected console output never came: stop now, as a timeout.
+                    result.timeout = True
+                    we_stopped = True
+                    _stop(proc)
+                    break
             exited.wait()
+            if keys is not None:
+                keys.stop.set()
+                result.input = keys.progress()
             if sigs.received is not None and result.interrupted is None:
                 result.interrupted = sigs.received  # e.g. ^C reached QEMU and us at once
             result.wall_ms = ((t_end[0] or time.monotonic()) - t0) * 1000.0
@@ -692,7 +742,8 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
         stderr_text = b"".join(stderr_chunks).decode("utf-8", "replace")
         judge(result, reader.snapshot(), proc.returncode, stderr_text, we_stopped, qmp.reason)
         if result.timeout and result.status is None and result.signal is None:
-            result.error = f"timed out after {cfg.timeout_s:g} s"
+            failed = (result.input or {}).get("failed")
+            result.error = failed or f"timed out after {cfg.timeout_s:g} s"
         if result.interrupted is not None and result.status is None and result.signal is None \
                 and not result.kernel_fault and not result.error:
             result.error = f"interrupted by signal {result.interrupted}"
@@ -844,6 +895,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--command", metavar="STRING",
                    help="the command as one string (make's CMD): split with shell-like rules into argv "
                         "(later: run by /bin/sh -c); empty = no command")
+    p.add_argument("--input", type=Path, metavar="FILE.json",
+                   help="type into the console: a JSON list of steps {\"wait\": REGEX, \"after\": SECS, "
+                        "\"send\": TEXT, \"timeout\": SECS}; each waits for REGEX in the console's text, then "
+                        "sends TEXT (see docs/run-interface.md)")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
                    help="extra QEMU argument (repeatable), e.g. --qemu-arg=-s --qemu-arg=-S for gdb")
     p.add_argument("--probe-kvm", action="store_true",
@@ -908,6 +963,13 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as e:
             print(f"run-qemu: cannot split the command {args.command!r}: {e}", file=sys.stderr)
             return 2
+    input_steps = None
+    if args.input is not None:
+        try:
+            input_steps = typist.load(args.input)
+        except (OSError, ValueError) as e:
+            print(f"run-qemu: --input {args.input}: {e}", file=sys.stderr)
+            return 2
     append = args.append.strip()
     selftest = "selftest" in append.split()
     if args.initrd is not None:
@@ -926,9 +988,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = RunConfig(
             kernel=kernel, initrd=initrd, smp=args.smp, mem=args.mem, accel=accel, log=args.log, append=append,
             argv=cmd_argv, add=args.add.resolve() if args.add else None, timeout_s=args.timeout or None,
-            interactive=cmd_argv is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
+            interactive=cmd_argv is None and input_steps is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
             verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
-            profile=load_profile(args.profile) if args.profile else None,
+            profile=load_profile(args.profile) if args.profile else None, input_steps=input_steps,
         )
         if cfg.interactive:
             say("interactive console: Ctrl-A x quits QEMU, Ctrl-A h lists the other keys")

@@ -1,8 +1,12 @@
-//! Character devices: `/dev/null`, `zero`, `full`, `random`, `urandom`, and the console
-//! terminal (`tty`, `console`, `ttyS0`), by Linux major/minor number.
+//! Character devices: `/dev/null`, `zero`, `full`, `random`, `urandom`, the console
+//! terminal (`tty`, `console`, `ttyS0`; `ttyS1..3` exist but have no UART), and
+//! `/dev/ptmx`, by Linux major/minor number.
 
 use alloc::sync::Arc;
 use core::any::Any;
+
+use rtos::mm::addrspace::MemObject;
+use rtos::mm::pagestore::PageStore;
 
 use super::file::{File, FileOps};
 use super::vfs::{FileType, Inode, Stat};
@@ -70,10 +74,19 @@ impl FileOps for MemDev {
         Some(self.inode.clone())
     }
 
+    /// Mapping `/dev/zero` gives zero-filled memory: a fresh object for each `mmap`
+    /// (private: copied on write; shared: shared with the children that inherit it).
+    fn mem_object(&self) -> Option<Arc<dyn MemObject>> {
+        (self.kind == Mem::Zero).then(|| Arc::new(PageStore::new(ZERO_MAP_MAX)) as Arc<dyn MemObject>)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
 }
+
+/// Largest mapping of `/dev/zero` (the object has no end of its own).
+const ZERO_MAP_MAX: u64 = 1 << 46;
 
 /// Opens the device node `inode` with device number `rdev`.
 pub fn open_node(kind: FileType, rdev: u64, flags: u32, inode: Arc<dyn Inode>) -> Result<Arc<dyn FileOps>, Errno> {
@@ -88,6 +101,8 @@ pub fn open_node(kind: FileType, rdev: u64, flags: u32, inode: Arc<dyn Inode>) -
         (1, 8) | (1, 9) => mem(Mem::Random),
         (5, 0) => super::tty::open_controlling(flags, inode),
         (5, 1) | (4, 64) => super::tty::open_console(flags, inode),
+        // ttyS1..3: registered ports without a UART (Linux's 8250 driver says EIO).
+        (4, 65..=67) => Err(Errno::EIO),
         (5, 2) => super::pty::open_master(),
         _ => Err(Errno::ENXIO),
     }

@@ -49,8 +49,8 @@ struct Interest {
     queued: bool,
     /// One-shot interest that already fired.
     disabled: bool,
-    /// The wait queue callback id.
-    callback: Option<u64>,
+    /// The wait-queue callbacks: (id, on the file's write queue).
+    callbacks: Vec<(u64, bool)>,
 }
 
 #[derive(Default)]
@@ -88,10 +88,42 @@ impl Epoll {
         true
     }
 
-    fn register(&self, key: Key, file: &Arc<File>) -> Option<u64> {
-        let q = file.ops.wait_queue()?;
-        let ep = self.me.clone();
-        Some(q.add_callback(Arc::new(move || ep.upgrade().is_some_and(|e| e.mark_ready(key)))))
+    /// Registers wake-up callbacks for an interest in `events`: on the file's queue, or,
+    /// for a file whose writers wait apart (eventfd), on the queue of each side the
+    /// interest watches — so, as with Linux's keyed wake-ups, a write does not make an
+    /// edge for an interest in writability only.
+    fn register(&self, key: Key, file: &Arc<File>, events: u32) -> Vec<(u64, bool)> {
+        const READ_SIDE: u32 = EPOLLIN | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLRDHUP | EPOLLMSG;
+        const WRITE_SIDE: u32 = EPOLLOUT | EPOLLWRNORM | EPOLLWRBAND;
+        let mut queues: Vec<(&WaitQueue, bool)> = Vec::new();
+        match (file.ops.wait_queue(), file.ops.write_wait_queue()) {
+            (Some(r), None) => queues.push((r, false)),
+            (r, Some(w)) => {
+                if let Some(r) = r.filter(|_| events & READ_SIDE != 0) {
+                    queues.push((r, false));
+                }
+                if events & WRITE_SIDE != 0 {
+                    queues.push((w, true));
+                }
+            }
+            (None, None) => {}
+        }
+        queues
+            .into_iter()
+            .map(|(q, write)| {
+                let ep = self.me.clone();
+                (q.add_callback(Arc::new(move || ep.upgrade().is_some_and(|e| e.mark_ready(key)))), write)
+            })
+            .collect()
+    }
+
+    fn unregister(file: &File, callbacks: &[(u64, bool)]) {
+        for &(id, write) in callbacks {
+            let q = if write { file.ops.write_wait_queue() } else { file.ops.wait_queue() };
+            if let Some(q) = q {
+                q.remove_callback(id);
+            }
+        }
     }
 
     /// `EPOLL_CTL_*`.
@@ -101,7 +133,12 @@ impl Epoll {
         let events = events_in | EPOLLERR | EPOLLHUP;
         match op {
             EPOLL_CTL_ADD => {
-                if events_in & EPOLLEXCLUSIVE != 0 && events_in & (EPOLLONESHOT | EPOLLWAKEUP) != 0 {
+                // EPOLLEXCLUSIVE: only in/out readiness, never on an epoll (Linux's
+                // EPOLLEXCLUSIVE_OK_BITS).
+                const EXCLUSIVE_OK: u32 = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
+                if events_in & EPOLLEXCLUSIVE != 0
+                    && (events_in & !EXCLUSIVE_OK != 0 || file.ops.as_any().downcast_ref::<Epoll>().is_some())
+                {
                     return Err(Errno::EINVAL);
                 }
                 {
@@ -109,15 +146,15 @@ impl Epoll {
                     if g.interests.contains_key(&key) {
                         return Err(Errno::EEXIST);
                     }
-                    g.interests.insert(key, Interest { file: Arc::downgrade(file), events, data, queued: false, disabled: false, callback: None });
+                    g.interests.insert(key, Interest { file: Arc::downgrade(file), events, data, queued: false, disabled: false, callbacks: Vec::new() });
                 }
-                let cb = self.register(key, file);
-                self.inner.lock().interests.entry(key).and_modify(|i| i.callback = cb);
+                let cbs = self.register(key, file, events);
+                self.inner.lock().interests.entry(key).and_modify(|i| i.callbacks = cbs);
                 self.check_now(key, file, events);
                 Ok(())
             }
             EPOLL_CTL_MOD => {
-                {
+                let old = {
                     let mut g = self.inner.lock();
                     let i = g.interests.get_mut(&key).ok_or(Errno::ENOENT)?;
                     if i.events & EPOLLEXCLUSIVE != 0 || events_in & EPOLLEXCLUSIVE != 0 {
@@ -126,16 +163,19 @@ impl Epoll {
                     i.events = events;
                     i.data = data;
                     i.disabled = false;
-                }
+                    core::mem::take(&mut i.callbacks)
+                };
+                // The events decide which queues to watch.
+                Self::unregister(file, &old);
+                let cbs = self.register(key, file, events);
+                self.inner.lock().interests.entry(key).and_modify(|i| i.callbacks = cbs);
                 self.check_now(key, file, events);
                 Ok(())
             }
             EPOLL_CTL_DEL => {
                 let i = self.inner.lock().interests.remove(&key).ok_or(Errno::ENOENT)?;
                 self.inner.lock().ready.retain(|k| *k != key);
-                if let (Some(id), Some(q)) = (i.callback, file.ops.wait_queue()) {
-                    q.remove_callback(id);
-                }
+                Self::unregister(file, &i.callbacks);
                 Ok(())
             }
             _ => Err(Errno::EINVAL),
@@ -197,7 +237,7 @@ impl Epoll {
             if deadline.is_some_and(|d| rtos::time::now_ns() >= d) {
                 return Ok(got);
             }
-            if me.interrupt_pending() {
+            if crate::fs::poll::signal_pending(&me) {
                 return Err(Errno::EINTR);
             }
             self.wq.add_waiter(&me);
@@ -247,10 +287,8 @@ impl Drop for Epoll {
     fn drop(&mut self) {
         let interests = core::mem::take(&mut self.inner.get_mut().interests);
         for (_, i) in interests {
-            if let (Some(id), Some(f)) = (i.callback, i.file.upgrade()) {
-                if let Some(q) = f.ops.wait_queue() {
-                    q.remove_callback(id);
-                }
+            if let Some(f) = i.file.upgrade() {
+                Self::unregister(&f, &i.callbacks);
             }
         }
     }

@@ -1,7 +1,8 @@
 //! eventfd: a 64-bit counter as a file. `write` adds, `read` takes the whole count (or
 //! one, with `EFD_SEMAPHORE`); readers block at zero, writers block when the count would
-//! pass 0xffff_ffff_ffff_fffe. Every write wakes the queue, so epoll sees a new edge each
-//! time even if the counter was already non-zero.
+//! pass 0xffff_ffff_ffff_fffe. Every write wakes the readers' queue, so epoll sees a new
+//! edge each time even if the counter was already non-zero; reads wake the writers'
+//! queue (an interest in writability only sees an edge when room is made).
 
 use alloc::sync::Arc;
 use core::any::Any;
@@ -21,13 +22,16 @@ const MAX: u64 = u64::MAX - 1;
 pub struct EventFd {
     count: SpinLock<u64>,
     semaphore: bool,
+    /// Readers wait here; writes wake it.
     wq: WaitQueue,
+    /// Writers wait here; reads wake it.
+    wr_wq: WaitQueue,
 }
 
 impl EventFd {
     /// A counter starting at `init`.
     pub fn new(init: u64, semaphore: bool) -> Arc<Self> {
-        Arc::new(Self { count: SpinLock::new(init), semaphore, wq: WaitQueue::new() })
+        Arc::new(Self { count: SpinLock::new(init), semaphore, wq: WaitQueue::new(), wr_wq: WaitQueue::new() })
     }
 }
 
@@ -50,7 +54,7 @@ impl FileOps for EventFd {
         });
         let v = r.map_err(|_| Errno::ERESTARTSYS)??;
         buf[..8].copy_from_slice(&v.to_le_bytes());
-        self.wq.wake_all();
+        self.wr_wq.wake_all();
         Ok(8)
     }
 
@@ -62,7 +66,7 @@ impl FileOps for EventFd {
         if v == u64::MAX {
             return Err(Errno::EINVAL);
         }
-        let r = self.wq.wait(WaitOptions::INTERRUPTIBLE, || {
+        let r = self.wr_wq.wait(WaitOptions::INTERRUPTIBLE, || {
             let mut c = self.count.lock();
             if MAX - *c >= v {
                 *c += v;
@@ -95,6 +99,10 @@ impl FileOps for EventFd {
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
         Some(&self.wq)
+    }
+
+    fn write_wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.wr_wq)
     }
 
     fn as_any(&self) -> &dyn Any {

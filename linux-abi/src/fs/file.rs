@@ -41,6 +41,9 @@ pub mod flags {
     pub const O_TMPFILE: u32 = 0o20200000;
     /// Flags `F_SETFL` may change.
     pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+    /// Flags that only act at open time and are not kept in the description (Linux
+    /// drops them from `f_flags`, so `F_GETFL` never shows them).
+    pub const OPEN_ONLY: u32 = O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC;
 }
 
 /// Poll event bits (`poll.h`; the same values as `EPOLL*`).
@@ -90,6 +93,11 @@ pub trait FileOps: Send + Sync + Any {
     fn wait_queue(&self) -> Option<&WaitQueue> {
         None
     }
+    /// For files whose writers wait apart from their readers (eventfd): the queue woken
+    /// when writing becomes possible. `wait_queue` is then woken only for input.
+    fn write_wait_queue(&self) -> Option<&WaitQueue> {
+        None
+    }
     /// The inode behind the file, if any.
     fn inode(&self) -> Option<Arc<dyn Inode>> {
         None
@@ -132,7 +140,7 @@ pub struct File {
 impl File {
     /// A description with `flags` over `ops`.
     pub fn new(ops: Arc<dyn FileOps>, flags: u32, location: Option<Location>, name: String) -> Arc<Self> {
-        Arc::new(Self { ops, flags: AtomicU32::new(flags & !flags::O_CLOEXEC), pos: Mutex::new(0), location, name })
+        Arc::new(Self { ops, flags: AtomicU32::new(flags & !flags::OPEN_ONLY), pos: Mutex::new(0), location, name })
     }
 
     /// The status flags and access mode.
@@ -191,7 +199,9 @@ impl FileOps for InodeFile {
     fn write(&self, f: &File, data: &[u8]) -> SysResult {
         let mut pos = f.pos();
         if f.flags() & flags::O_APPEND != 0 {
-            *pos = self.inode.stat().size;
+            let (n, end) = self.inode.append(data)?;
+            *pos = end;
+            return Ok(n);
         }
         let n = self.inode.write_at(*pos, data)?;
         *pos += n as u64;
@@ -204,7 +214,9 @@ impl FileOps for InodeFile {
 
     fn write_at(&self, f: &File, off: u64, data: &[u8]) -> SysResult {
         // Linux: pwrite on an O_APPEND file appends.
-        let off = if f.flags() & flags::O_APPEND != 0 { self.inode.stat().size } else { off };
+        if f.flags() & flags::O_APPEND != 0 {
+            return self.inode.append(data).map(|(n, _)| n);
+        }
         self.inode.write_at(off, data)
     }
 

@@ -3,7 +3,9 @@
 //! A [`Location`] is the chain of directories walked from the root to a file, so `..`
 //! simply steps back along the chain (also across mount points) and the path of an open
 //! file or working directory is always known. Symbolic links are followed with Linux's
-//! limit of 40; a trailing `/` requires a directory.
+//! limit of 40; a trailing `/` requires a directory. A magic link (`/proc/<pid>/fd/N`)
+//! leads to the open file itself: to where it was opened, or, for a file without a path
+//! (pipe, socket), to a location that carries the file.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -12,7 +14,8 @@ use alloc::vec::Vec;
 
 use rtos::sync::SpinLock;
 
-use super::vfs::{identity, FileType, Inode};
+use super::file::File;
+use super::vfs::{identity, FileType, Inode, Stat};
 use crate::errno::Errno;
 
 /// Most symbolic links followed in one resolution (Linux `MAXSYMLINKS`).
@@ -22,12 +25,23 @@ const MAX_SYMLINKS: u32 = 40;
 #[derive(Clone)]
 pub struct Location {
     chain: Vec<(String, Arc<dyn Inode>)>,
+    /// Reached through a magic link to an open file without a path of its own (a pipe,
+    /// a socket): that file. The chain then ends at the link.
+    pub magic: Option<Arc<File>>,
 }
 
 impl Location {
     /// The root location of a tree.
     pub fn root(root: Arc<dyn Inode>) -> Self {
-        Self { chain: alloc::vec![(String::new(), root)] }
+        Self { chain: alloc::vec![(String::new(), root)], magic: None }
+    }
+
+    /// Attributes of what the location names (the open file for a magic location).
+    pub fn stat(&self) -> Result<Stat, Errno> {
+        match &self.magic {
+            Some(f) => f.ops.stat(),
+            None => Ok(self.inode().stat()),
+        }
     }
 
     /// The inode here.
@@ -59,18 +73,18 @@ impl Location {
         if c.len() > 1 {
             c.pop();
         }
-        Self { chain: c }
+        Self { chain: c, magic: None }
     }
 
     fn child(&self, name: &str, inode: Arc<dyn Inode>) -> Location {
         let mut c = self.chain.clone();
         c.push((name.to_string(), inode));
-        Self { chain: c }
+        Self { chain: c, magic: None }
     }
 
     /// The first element (the tree's root).
     pub fn tree_root(&self) -> Location {
-        Self { chain: alloc::vec![self.chain[0].clone()] }
+        Self { chain: alloc::vec![self.chain[0].clone()], magic: None }
     }
 }
 
@@ -186,6 +200,17 @@ fn resolve_inner(root: &Location, cwd: &Location, path: &str, follow: Follow, li
             *links += 1;
             if *links > MAX_SYMLINKS {
                 return Err(Errno::ELOOP);
+            }
+            if let Some(file) = child.magic_file() {
+                match &file.location {
+                    // Where the file was opened (also when that name is gone now).
+                    Some(at) => loc = at.clone(),
+                    None if last && !must_be_dir => {
+                        loc = Location { magic: Some(file.clone()), ..loc.child(c, child) };
+                    }
+                    None => return Err(Errno::ENOTDIR),
+                }
+                continue;
             }
             let target = child.readlink()?;
             loc = resolve_inner(root, &loc, &target, Follow::Yes, links)?;

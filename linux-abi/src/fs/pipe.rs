@@ -1,7 +1,9 @@
 //! Pipes: a 64 KiB byte queue between a read end and a write end. Writes of up to
 //! `PIPE_BUF` bytes are atomic; readers see EOF once every writer is closed; writers get
-//! EPIPE (and SIGPIPE) once every reader is closed. Both ends sleep on one wait queue and
-//! every state change wakes it.
+//! EPIPE (and SIGPIPE) once every reader is closed. As in Linux there are two wait queues:
+//! readers sleep on one that writes (and the last writer's close) wake, writers on one
+//! that reads (and the last reader's close) wake. So an edge-triggered epoll interest in
+//! the write end sees no event when data is written, only when room is made.
 
 use alloc::collections::VecDeque;
 use alloc::format;
@@ -34,7 +36,10 @@ struct State {
 /// A pipe shared by its two ends.
 pub struct Pipe {
     state: SpinLock<State>,
-    wq: WaitQueue,
+    /// Readers wait here: woken when data arrives or writers come and go.
+    rd_wq: WaitQueue,
+    /// Writers wait here: woken when room is made or readers come and go.
+    wr_wq: WaitQueue,
     ino: u64,
     created: Timespec,
 }
@@ -44,7 +49,8 @@ impl Pipe {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             state: SpinLock::new(State { data: VecDeque::new(), capacity: DEFAULT_CAPACITY, readers: 0, writers: 0 }),
-            wq: WaitQueue::new(),
+            rd_wq: WaitQueue::new(),
+            wr_wq: WaitQueue::new(),
             ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
             created: Timespec::now(),
         })
@@ -60,8 +66,13 @@ impl Pipe {
                 s.readers += 1;
             }
         }
-        self.wq.wake_all();
+        self.wake_both();
         Arc::new(PipeEnd { pipe: self.clone(), write })
+    }
+
+    fn wake_both(&self) {
+        self.rd_wq.wake_all();
+        self.wr_wq.wake_all();
     }
 
     /// Bytes waiting.
@@ -91,7 +102,7 @@ impl Drop for PipeEnd {
                 s.readers -= 1;
             }
         }
-        self.pipe.wq.wake_all();
+        self.pipe.wake_both();
     }
 }
 
@@ -107,7 +118,7 @@ impl PipeEnd {
         if buf.is_empty() {
             return Ok(0);
         }
-        let r = self.pipe.wq.wait(WaitOptions::INTERRUPTIBLE, || {
+        let r = self.pipe.rd_wq.wait(WaitOptions::INTERRUPTIBLE, || {
             let mut s = self.pipe.state.lock();
             if !s.data.is_empty() {
                 let n = buf.len().min(s.data.len());
@@ -126,7 +137,7 @@ impl PipeEnd {
         });
         let r = r.map_err(|_| Errno::ERESTARTSYS)?;
         if matches!(r, Ok(n) if n > 0) {
-            self.pipe.wq.wake_all();
+            self.pipe.wr_wq.wake_all();
         }
         r
     }
@@ -139,7 +150,7 @@ impl PipeEnd {
         let atomic = data.len() <= PIPE_BUF;
         let mut done = 0;
         while done < data.len() {
-            let r = self.pipe.wq.wait(WaitOptions::INTERRUPTIBLE, || {
+            let r = self.pipe.wr_wq.wait(WaitOptions::INTERRUPTIBLE, || {
                 let mut s = self.pipe.state.lock();
                 if s.readers == 0 {
                     return Some(Err(Errno::EPIPE));
@@ -159,7 +170,7 @@ impl PipeEnd {
             match r {
                 Ok(Ok(n)) => {
                     done += n;
-                    self.pipe.wq.wake_all();
+                    self.pipe.rd_wq.wake_all();
                 }
                 Ok(Err(Errno::EPIPE)) => {
                     sigpipe();
@@ -192,10 +203,11 @@ impl FileOps for PipeEnd {
         let s = self.pipe.state.lock();
         let mut ev = 0;
         if self.write {
+            if s.capacity - s.data.len() >= PIPE_BUF.min(s.capacity) {
+                ev |= events::POLLOUT | events::POLLWRNORM;
+            }
             if s.readers == 0 {
                 ev |= events::POLLERR;
-            } else if s.capacity - s.data.len() >= PIPE_BUF.min(s.capacity) {
-                ev |= events::POLLOUT | events::POLLWRNORM;
             }
         } else {
             if !s.data.is_empty() {
@@ -209,7 +221,7 @@ impl FileOps for PipeEnd {
     }
 
     fn wait_queue(&self) -> Option<&WaitQueue> {
-        Some(&self.pipe.wq)
+        Some(if self.write { &self.pipe.wr_wq } else { &self.pipe.rd_wq })
     }
 
     fn ioctl(&self, _f: &File, cmd: u32, arg: u64) -> SysResult {
@@ -232,6 +244,8 @@ impl FileOps for PipeEnd {
                     return Err(Errno::EBUSY);
                 }
                 s.capacity = want;
+                drop(s);
+                self.pipe.wr_wq.wake_all();
                 Ok(want)
             }
             _ => Err(Errno::ENOTTY),

@@ -25,6 +25,19 @@ pub fn ready(file: &File, events_wanted: u32) -> u32 {
     file.ops.poll(file) & (events_wanted | events::POLLERR | events::POLLHUP | events::POLLNVAL)
 }
 
+/// Whether a signal the thread does not block is pending. A blocked signal also kicks a
+/// sleeping thread (it may be waited for with `sigtimedwait`), so the flag is recomputed
+/// from the masks before a readiness wait gives up with EINTR.
+pub fn signal_pending(me: &Arc<rtos::sched::thread::Thread>) -> bool {
+    if !me.interrupt_pending() {
+        return false;
+    }
+    if let Some(t) = crate::process::try_current_task() {
+        crate::signal::recalc(&t);
+    }
+    me.interrupt_pending()
+}
+
 /// Waits until one of `files` is ready (as computed by `check`), a signal, or `deadline`.
 /// Returns `Ok(true)` when ready, `Ok(false)` on timeout.
 pub fn wait_any(files: &[Arc<File>], deadline: Option<u64>, mut check: impl FnMut() -> bool) -> Result<bool, Errno> {
@@ -36,11 +49,11 @@ pub fn wait_any(files: &[Arc<File>], deadline: Option<u64>, mut check: impl FnMu
         if deadline.is_some_and(|d| rtos::time::now_ns() >= d) {
             return Ok(false);
         }
-        if me.interrupt_pending() {
+        if signal_pending(&me) {
             return Err(Errno::ERESTARTNOHAND);
         }
         for f in files {
-            if let Some(q) = f.ops.wait_queue() {
+            for q in f.ops.wait_queue().into_iter().chain(f.ops.write_wait_queue()) {
                 q.add_waiter(&me);
             }
         }
@@ -53,7 +66,7 @@ pub fn wait_any(files: &[Arc<File>], deadline: Option<u64>, mut check: impl FnMu
             rtos::time::timer::cancel(&t);
         }
         for f in files {
-            if let Some(q) = f.ops.wait_queue() {
+            for q in f.ops.wait_queue().into_iter().chain(f.ops.write_wait_queue()) {
                 q.remove_waiter(&me);
             }
         }

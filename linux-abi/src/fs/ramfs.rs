@@ -1,6 +1,11 @@
 //! An in-memory filesystem: the root filesystem (filled from the initramfs) and tmpfs
 //! (`/tmp`, `/dev/shm`). File data lives in a [`PageStore`], so `mmap(MAP_SHARED)` of a
 //! file maps the very pages that `read`/`write` use.
+//!
+//! Space is counted like tmpfs counts it: in pages actually allocated (by writes,
+//! `fallocate` or faults of shared mappings), not in file sizes, so a file grown with
+//! `ftruncate` is sparse and costs nothing until touched. A size limit (tmpfs: half of
+//! RAM, as on Linux) refuses writes that could need more pages than are left.
 
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
@@ -11,7 +16,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use rtos::mm::addrspace::MemObject;
 use rtos::mm::pagestore::PageStore;
-use rtos::sync::SpinLock;
+use rtos::sync::{Mutex, SpinLock};
 
 use super::vfs::{DirEntry, FileType, Inode, SetAttr, Stat, StatFs, Timespec};
 use crate::errno::Errno;
@@ -21,13 +26,32 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x20);
 /// `TMPFS_MAGIC`.
 pub const TMPFS_MAGIC: u64 = 0x0102_1994;
 
+/// How much file data a ramfs instance may hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Limit {
+    /// No limit but memory (the root filesystem, memfds).
+    None,
+    /// Half of RAM, as Linux sizes a tmpfs by default (computed when asked, so memory
+    /// returned after boot counts).
+    HalfRam,
+}
+
+impl Limit {
+    fn bytes(self) -> Option<u64> {
+        match self {
+            Limit::None => None,
+            Limit::HalfRam => Some(rtos::mm::frame::total_pages() as u64 * 4096 / 2),
+        }
+    }
+}
+
 /// One ramfs instance (a superblock): device number, inode numbering, size limit.
 pub struct RamFs {
     dev: u64,
     next_ino: AtomicU64,
-    /// Bytes of file data allowed (0 = unlimited).
-    pub limit_bytes: u64,
-    used_bytes: AtomicU64,
+    limit: Limit,
+    /// The page stores of its regular files, for counting the pages in use.
+    stores: SpinLock<Vec<Weak<StoreObject>>>,
     root: SpinLock<Option<Arc<RamInode>>>,
 }
 
@@ -56,6 +80,8 @@ pub struct RamInode {
     meta: SpinLock<Meta>,
     content: SpinLock<Content>,
     store: Option<Arc<StoreObject>>,
+    /// Held across finding the end and writing there (O_APPEND).
+    append_lock: Mutex<()>,
 }
 
 /// The page store of a ramfs file, shared with its mappings.
@@ -69,12 +95,12 @@ impl MemObject for StoreObject {
 
 impl RamFs {
     /// A new empty filesystem with a root directory of `mode`.
-    pub fn new(limit_bytes: u64, root_mode: u32) -> Arc<Self> {
+    pub fn new(limit: Limit, root_mode: u32) -> Arc<Self> {
         let fs = Arc::new(Self {
             dev: NEXT_DEV.fetch_add(1, Ordering::Relaxed),
             next_ino: AtomicU64::new(1),
-            limit_bytes,
-            used_bytes: AtomicU64::new(0),
+            limit,
+            stores: SpinLock::new(Vec::new()),
             root: SpinLock::new(None),
         });
         let root = RamInode::new(&fs, FileType::Directory, root_mode & 0o7777, 0, Weak::new());
@@ -86,6 +112,29 @@ impl RamFs {
     pub fn root(&self) -> Arc<RamInode> {
         self.root.lock().clone().expect("ramfs root")
     }
+
+    /// Bytes of file data allocated now (whole pages).
+    pub fn used_bytes(&self) -> u64 {
+        let mut stores = self.stores.lock();
+        stores.retain(|w| w.strong_count() > 0);
+        let pages: usize = stores.iter().filter_map(|w| w.upgrade()).map(|s| s.0.resident_pages()).sum();
+        pages as u64 * 4096
+    }
+
+    /// ENOSPC unless `[off, off+len)` can be given pages within the limit (counting every
+    /// page it touches as new: the store cannot tell which ones exist already).
+    fn reserve(&self, off: u64, len: u64) -> Result<(), Errno> {
+        let Some(limit) = self.limit.bytes() else { return Ok(()) };
+        if len == 0 {
+            return Ok(());
+        }
+        let end = off.checked_add(len).ok_or(Errno::EFBIG)?;
+        let span = (end.div_ceil(4096) - off / 4096) * 4096;
+        if self.used_bytes().saturating_add(span) > limit {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
+    }
 }
 
 impl RamInode {
@@ -93,7 +142,11 @@ impl RamInode {
         let now = Timespec::now();
         let ino = fs.next_ino.fetch_add(1, Ordering::Relaxed);
         let (content, store) = match kind {
-            FileType::Regular => (Content::File, Some(Arc::new(StoreObject(PageStore::new(0))))),
+            FileType::Regular => {
+                let store = Arc::new(StoreObject(PageStore::new(0)));
+                fs.stores.lock().push(Arc::downgrade(&store));
+                (Content::File, Some(store))
+            }
             FileType::Directory => (Content::Dir(BTreeMap::new(), parent), None),
             FileType::Symlink => (Content::Symlink(String::new()), None),
             _ => (Content::Node(rdev), None),
@@ -113,6 +166,7 @@ impl RamInode {
             }),
             content: SpinLock::new(content),
             store,
+            append_lock: Mutex::new(()),
         })
     }
 
@@ -216,43 +270,38 @@ impl Inode for RamInode {
 
     fn write_at(&self, off: u64, data: &[u8]) -> Result<usize, Errno> {
         let p = self.page_store().ok_or(Errno::EISDIR)?;
-        let end = off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
-        if self.fs.limit_bytes != 0 {
-            let grow = end.saturating_sub(p.size());
-            if self.fs.used_bytes.load(Ordering::Relaxed) + grow > self.fs.limit_bytes {
-                return Err(Errno::ENOSPC);
-            }
-            self.fs.used_bytes.fetch_add(grow, Ordering::Relaxed);
-        }
+        off.checked_add(data.len() as u64).ok_or(Errno::EFBIG)?;
+        self.fs.reserve(off, data.len() as u64)?;
         let n = p.write(off, data).map_err(|_| Errno::ENOSPC)?;
         self.touch();
         Ok(n)
     }
 
+    fn append(&self, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let p = self.page_store().ok_or(Errno::EISDIR)?;
+        let _g = self.append_lock.lock();
+        let end = p.size();
+        let n = self.write_at(end, data)?;
+        Ok((n, end + n as u64))
+    }
+
     fn truncate(&self, size: u64) -> Result<(), Errno> {
         let p = self.page_store().ok_or(Errno::EISDIR)?;
-        let old = p.size();
-        if self.fs.limit_bytes != 0 && size > old {
-            if self.fs.used_bytes.load(Ordering::Relaxed) + (size - old) > self.fs.limit_bytes {
-                return Err(Errno::ENOSPC);
-            }
-            self.fs.used_bytes.fetch_add(size - old, Ordering::Relaxed);
-        } else if size < old {
-            let _ = self.fs.used_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(old - size)));
+        if size > i64::MAX as u64 {
+            return Err(Errno::EFBIG);
         }
-        if size > old {
-            // Grow sparsely: only the recorded size changes.
-            p.write(size - 1, &[0]).map_err(|_| Errno::ENOSPC)?;
-        } else {
-            p.truncate(size);
-        }
+        // Growing is sparse: only the size changes, no page is allocated.
+        p.truncate(size);
         self.touch();
         Ok(())
     }
 
     fn allocate(&self, off: u64, len: u64) -> Result<(), Errno> {
         let p = self.page_store().ok_or(Errno::ENODEV)?;
-        p.allocate(off, len).map_err(|_| Errno::ENOSPC)
+        self.fs.reserve(off, len)?;
+        p.allocate(off, len).map_err(|_| Errno::ENOSPC)?;
+        self.touch();
+        Ok(())
     }
 
     fn mem_object(&self) -> Option<Arc<dyn MemObject>> {
@@ -416,8 +465,8 @@ impl Inode for RamInode {
     }
 
     fn statfs(&self) -> StatFs {
-        let total = if self.fs.limit_bytes == 0 { rtos::mm::frame::total_pages() as u64 } else { self.fs.limit_bytes / 4096 };
-        let used = self.fs.used_bytes.load(Ordering::Relaxed) / 4096;
+        let total = self.fs.limit.bytes().map_or(rtos::mm::frame::total_pages() as u64, |b| b / 4096);
+        let used = self.fs.used_bytes() / 4096;
         StatFs {
             fs_type: TMPFS_MAGIC,
             block_size: 4096,
@@ -446,10 +495,3 @@ impl RamInode {
     }
 }
 
-impl Drop for RamInode {
-    fn drop(&mut self) {
-        if let Some(p) = self.page_store() {
-            let _ = self.fs.used_bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |u| Some(u.saturating_sub(p.size())));
-        }
-    }
-}

@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 
 use super::file::{flags::*, DirFile, File, FileOps, InodeFile};
 use super::path::{self, Follow, Location, Mount};
-use super::ramfs::{self, RamFs};
+use super::ramfs::{self, Limit, RamFs};
 use super::vfs::{self, FileType, Inode};
 use super::{cpio, devices};
 
@@ -87,7 +87,7 @@ fn add_dev(dir: &Arc<ramfs::RamInode>, name: &str, major: u32, minor: u32, mode:
 
 /// Builds the filesystem tree: the root from the initramfs, `/dev`, `/tmp` and `/dev/shm`.
 pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
-    let rootfs = RamFs::new(0, 0o755);
+    let rootfs = RamFs::new(Limit::None, 0o755);
     let root_inode = rootfs.root();
     let n = unpack(&root_inode, initrd)?;
     let root = Location::root(root_inode.clone());
@@ -97,7 +97,7 @@ pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
         mkdir_p(&root, d);
     }
     // devtmpfs.
-    let devfs = RamFs::new(0, 0o755);
+    let devfs = RamFs::new(Limit::None, 0o755);
     let dev = devfs.root();
     add_dev(&dev, "null", 1, 3, 0o666);
     add_dev(&dev, "zero", 1, 5, 0o666);
@@ -106,14 +106,18 @@ pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
     add_dev(&dev, "urandom", 1, 9, 0o666);
     add_dev(&dev, "tty", 5, 0, 0o666);
     add_dev(&dev, "console", 5, 1, 0o600);
-    add_dev(&dev, "ttyS0", 4, 64, 0o660);
+    // Linux's 8250 driver registers four ports; only COM1 has a UART behind it here.
+    for i in 0..4 {
+        add_dev(&dev, &format!("ttyS{i}"), 4, 64 + i, 0o660);
+    }
     let _ = dev.symlink("fd", "/proc/self/fd");
     let _ = dev.symlink("stdin", "/proc/self/fd/0");
     let _ = dev.symlink("stdout", "/proc/self/fd/1");
     let _ = dev.symlink("stderr", "/proc/self/fd/2");
     let _ = dev.create("shm", FileType::Directory, 0o1777, 0);
     let _ = dev.create("pts", FileType::Directory, 0o755, 0);
-    let _ = dev.symlink("ptmx", "pts/ptmx");
+    // A device node, as devtmpfs has it (so /proc/self/fd shows "/dev/ptmx").
+    add_dev(&dev, "ptmx", 5, 2, 0o666);
     let on = mkdir_p(&root, "dev");
     mount_fs(&on, "devtmpfs", "devtmpfs", "rw,nosuid,mode=755", dev);
     if let Ok(pts) = path::resolve(&root, &root, "/dev/pts", Follow::Yes) {
@@ -122,7 +126,7 @@ pub fn init(initrd: &[u8]) -> Result<usize, cpio::CpioError> {
     // tmpfs at /tmp and /dev/shm, each allowed half of RAM (Linux's tmpfs default).
     let half = rtos::mm::frame::total_pages() as u64 * 4096 / 2;
     for (p, mode) in [("/tmp", 0o1777), ("/dev/shm", 0o1777)] {
-        let fs = RamFs::new(half, mode);
+        let fs = RamFs::new(Limit::HalfRam, mode);
         let on = path::resolve(&root, &root, p, Follow::Yes).unwrap_or_else(|_| mkdir_p(&root, p));
         mount_fs(&on, "tmpfs", "tmpfs", &format!("rw,nosuid,nodev,size={}k", half / 1024), fs.root());
     }
@@ -174,6 +178,15 @@ pub fn open(root: &Location, dir: &Location, path: &str, oflags: u32, mode: u32,
 
 /// Opens a resolved location.
 pub fn open_location(loc: Location, oflags: u32) -> Result<Arc<File>, Errno> {
+    if let Some(f) = &loc.magic {
+        // A pipe or socket reached through /proc/<pid>/fd: a new open file description
+        // of the same object.
+        if oflags & O_DIRECTORY != 0 {
+            return Err(Errno::ENOTDIR);
+        }
+        let keep = if oflags & O_PATH != 0 { O_PATH | O_NOFOLLOW } else { !0 };
+        return Ok(File::new(f.ops.clone(), oflags & keep, None, f.name.clone()));
+    }
     let inode = loc.inode().clone();
     let kind = inode.kind();
     if oflags & O_PATH != 0 {

@@ -1,5 +1,8 @@
 //! timerfd: a timer as a file. Expirations are counted by one-shot kernel timers (re-armed
-//! for periodic timers); `read` returns and resets the count, blocking while it is zero.
+//! for periodic timers) that wake readers; `read`, `poll` and `timerfd_gettime` also
+//! count the expirations that are due by the clock, so a deadline already in the past is
+//! seen at once, whichever CPU's timer fires. `read` returns and resets the count,
+//! blocking while it is zero.
 
 use alloc::sync::{Arc, Weak};
 use core::any::Any;
@@ -22,6 +25,23 @@ struct State {
     interval_ns: u64,
     expirations: u64,
     generation: u64,
+}
+
+impl State {
+    /// Counts the expirations due at `now` and moves the next one on.
+    fn account(&mut self, now: u64) {
+        if self.next_ns == 0 || now < self.next_ns {
+            return;
+        }
+        if self.interval_ns > 0 {
+            let missed = (now - self.next_ns) / self.interval_ns + 1;
+            self.expirations += missed;
+            self.next_ns += missed * self.interval_ns;
+        } else {
+            self.expirations += 1;
+            self.next_ns = 0;
+        }
+    }
 }
 
 /// A timerfd.
@@ -61,17 +81,8 @@ impl TimerFd {
             if s.generation != gen || s.next_ns == 0 {
                 return;
             }
-            let now = rtos::time::now_ns();
-            if s.interval_ns > 0 {
-                let missed = (now.saturating_sub(s.next_ns)) / s.interval_ns + 1;
-                s.expirations += missed;
-                s.next_ns += missed * s.interval_ns;
-                Some(s.next_ns)
-            } else {
-                s.expirations += 1;
-                s.next_ns = 0;
-                None
-            }
+            s.account(rtos::time::now_ns());
+            (s.next_ns != 0).then_some(s.next_ns)
         };
         if let Some(at) = rearm {
             self.arm(at, gen);
@@ -111,7 +122,8 @@ impl TimerFd {
 
     /// `timerfd_gettime`: time left and interval.
     pub fn get(&self) -> Itimerspec {
-        let s = self.state.lock();
+        let mut s = self.state.lock();
+        s.account(rtos::time::now_ns());
         let left = if s.next_ns == 0 { 0 } else { s.next_ns.saturating_sub(rtos::time::now_ns()).max(1) };
         Itimerspec { interval: Timespec::from_ns(s.interval_ns as i64), value: Timespec::from_ns(left as i64) }
     }
@@ -124,6 +136,7 @@ impl FileOps for TimerFd {
         }
         let r = self.wq.wait(WaitOptions::INTERRUPTIBLE, || {
             let mut s = self.state.lock();
+            s.account(rtos::time::now_ns());
             if s.expirations > 0 {
                 return Some(Ok(core::mem::take(&mut s.expirations)));
             }
@@ -138,7 +151,9 @@ impl FileOps for TimerFd {
     }
 
     fn poll(&self, _f: &File) -> u32 {
-        if self.state.lock().expirations > 0 {
+        let mut s = self.state.lock();
+        s.account(rtos::time::now_ns());
+        if s.expirations > 0 {
             events::POLLIN | events::POLLRDNORM
         } else {
             0

@@ -4,7 +4,9 @@
 //! until a line (or byte, in raw mode) is ready.
 //!
 //! Job control follows POSIX: a background process reading its controlling terminal gets
-//! SIGTTIN (EIO if it ignores or blocks it); with TOSTOP, writing gets SIGTTOU.
+//! SIGTTIN (EIO if it ignores or blocks it); with TOSTOP, writing gets SIGTTOU, and so
+//! does changing the terminal (settings, flush, foreground group) from the background;
+//! an orphaned group gets EIO instead of a stop signal.
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -15,7 +17,7 @@ use bytemuck::{Pod, Zeroable};
 use rtos::sync::{SpinLock, WaitOptions, WaitQueue};
 
 use super::file::{events, File, FileOps};
-use super::ldisc::{lflag, LineDiscipline, ReadOutcome, Termios, TtySignal};
+use super::ldisc::{cc, lflag, LineDiscipline, ReadOutcome, Termios, TtySignal};
 use super::vfs::Inode;
 use crate::errno::{Errno, SysResult};
 use crate::signal::{self, SigInfo};
@@ -127,6 +129,23 @@ impl Tty {
 
     /// Job control for a read (`write == false`) or write by the calling process.
     fn job_control(&self, write: bool) -> Result<(), Errno> {
+        if write && self.ldisc.lock().termios.lflag & lflag::TOSTOP == 0 {
+            return Ok(());
+        }
+        self.background_check(if write { signal::SIGTTOU } else { signal::SIGTTIN })
+    }
+
+    /// Linux's `tty_check_change`: a process of a background group changing its
+    /// controlling terminal (TCSETS*, TCFLSH, TIOCSPGRP) gets SIGTTOU.
+    fn check_change(&self) -> Result<(), Errno> {
+        self.background_check(signal::SIGTTOU)
+    }
+
+    /// A caller in a background group of this terminal's session gets `sig` (SIGTTIN for
+    /// reads, SIGTTOU for output and changes) sent to its group, and the call restarts
+    /// once it is continued. Ignoring or blocking the signal lets the call through
+    /// (reads: EIO); a group that stopping would strand (orphaned) gets EIO.
+    fn background_check(&self, sig: i32) -> Result<(), Errno> {
         let Some(task) = crate::process::try_current_task() else { return Ok(()) };
         let p = &task.process;
         let (sid, pgid) = {
@@ -137,14 +156,13 @@ impl Tty {
         if self.session.load(Ordering::Acquire) != sid || fg == 0 || fg == pgid {
             return Ok(());
         }
-        if write && self.ldisc.lock().termios.lflag & lflag::TOSTOP == 0 {
-            return Ok(());
-        }
-        let sig = if write { signal::SIGTTOU } else { signal::SIGTTIN };
         let act = task.sighand().get(sig);
         let blocked = task.sig.lock().mask.has(sig);
         if act.handler == signal::SIG_IGN || blocked {
-            return if write { Ok(()) } else { Err(Errno::EIO) };
+            return if sig == signal::SIGTTIN { Err(Errno::EIO) } else { Ok(()) };
+        }
+        if group_orphaned(pgid, sid) {
+            return Err(Errno::EIO);
         }
         signal::send_to_group(pgid, SigInfo::new(sig, signal::SI_KERNEL));
         Err(Errno::ERESTARTSYS)
@@ -155,6 +173,13 @@ impl Tty {
             return Ok(0);
         }
         self.job_control(false)?;
+        let (canon, vmin, vtime) = {
+            let l = self.ldisc.lock();
+            (l.termios.lflag & lflag::ICANON != 0, l.termios.cc[cc::VMIN], l.termios.cc[cc::VTIME])
+        };
+        if !canon {
+            return self.read_noncanonical(buf, nonblock, vmin, vtime);
+        }
         let res = self.readers.wait(WaitOptions::INTERRUPTIBLE, || match self.ldisc.lock().read(buf.len()) {
             ReadOutcome::Data(d) => Some(Ok(d)),
             ReadOutcome::Eof => Some(Ok(alloc::vec::Vec::new())),
@@ -172,6 +197,53 @@ impl Tty {
         }
     }
 
+    /// A read in non-canonical mode, as VMIN and VTIME (tenths of a second) say:
+    /// MIN 0/TIME 0 returns what is there (maybe nothing); MIN 0/TIME T waits up to T for
+    /// the first byte; MIN M/TIME 0 waits for M bytes; MIN M/TIME T waits for a first
+    /// byte, then returns at M bytes or when T passes without a new byte.
+    fn read_noncanonical(&self, buf: &mut [u8], nonblock: bool, vmin: u8, vtime: u8) -> SysResult {
+        const TENTH_NS: u64 = 100_000_000;
+        let minimum = if vmin > 0 { (vmin as usize).min(buf.len()) } else { 1 };
+        let vtime_ns = u64::from(vtime) * TENTH_NS;
+        // None: no time limit (yet).
+        let mut deadline = if vmin == 0 { Some(rtos::time::now_ns() + vtime_ns) } else { None };
+        let mut got = 0;
+        loop {
+            let outcome = self.ldisc.lock().read(buf.len() - got);
+            match outcome {
+                ReadOutcome::Data(d) if !d.is_empty() => {
+                    buf[got..got + d.len()].copy_from_slice(&d);
+                    got += d.len();
+                    if got >= minimum {
+                        return Ok(got);
+                    }
+                    if vmin > 0 && vtime > 0 {
+                        // The inter-byte timer restarts with every byte.
+                        deadline = Some(rtos::time::now_ns() + vtime_ns);
+                    }
+                    continue;
+                }
+                ReadOutcome::Eof => return Ok(got),
+                _ => {}
+            }
+            if self.hung_up.load(Ordering::Acquire) || deadline.is_some_and(|d| rtos::time::now_ns() >= d) {
+                return Ok(got);
+            }
+            if nonblock {
+                return if got > 0 { Ok(got) } else { Err(Errno::EAGAIN) };
+            }
+            let opts = WaitOptions { interruptible: true, deadline_ns: deadline };
+            let r = self.readers.wait(opts, || {
+                (self.ldisc.lock().readable() || self.hung_up.load(Ordering::Acquire)).then_some(())
+            });
+            match r {
+                Ok(()) | Err(rtos::sync::WaitError::TimedOut) => {}
+                Err(_) if got > 0 => return Ok(got),
+                Err(_) => return Err(Errno::ERESTARTSYS),
+            }
+        }
+    }
+
     fn write(&self, data: &[u8]) -> SysResult {
         if self.hung_up.load(Ordering::Acquire) {
             return Err(Errno::EIO);
@@ -181,7 +253,15 @@ impl Tty {
         Ok(data.len())
     }
 
-    fn ioctl(&self, cmd: u32, arg: u64) -> SysResult {
+    /// Whether this is the caller's controlling terminal.
+    fn is_callers_ctty(&self) -> bool {
+        let sid = crate::process::current_process().sid();
+        self.session.load(Ordering::Acquire) == sid
+    }
+
+    /// Terminal ioctls; `via_master` for a pty master's descriptor (which may ask for the
+    /// foreground group and session without owning the terminal, as on Linux).
+    fn ioctl(&self, cmd: u32, arg: u64, via_master: bool) -> SysResult {
         use ioctl::*;
         match cmd {
             TCGETS => {
@@ -190,6 +270,7 @@ impl Tty {
                 Ok(0)
             }
             TCSETS | TCSETSW | TCSETSF => {
+                self.check_change()?;
                 let t: Termios = uaccess::read(arg)?;
                 let mut l = self.ldisc.lock();
                 if cmd == TCSETSF {
@@ -220,25 +301,40 @@ impl Tty {
                 Ok(0)
             }
             TIOCGPGRP => {
+                if !via_master && !self.is_callers_ctty() {
+                    return Err(Errno::ENOTTY);
+                }
                 uaccess::write(arg, &self.pgrp.load(Ordering::Acquire))?;
                 Ok(0)
             }
             TIOCSPGRP => {
-                let pg: i32 = uaccess::read(arg)?;
-                if pg < 0 {
-                    return Err(Errno::EINVAL);
-                }
                 let me = crate::process::current_process();
                 if self.session.load(Ordering::Acquire) != me.sid() {
                     return Err(Errno::ENOTTY);
                 }
-                if !crate::process::group_members(pg).iter().any(|m| m.sid() == me.sid()) {
+                self.check_change()?;
+                let pg: i32 = uaccess::read(arg)?;
+                if pg < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                // A group lives as long as a member does, zombies included (a pipeline's
+                // first process may have exited before the shell hands the terminal to
+                // the job).
+                let members: alloc::vec::Vec<_> =
+                    crate::process::all_processes().into_iter().filter(|p| p.pgid() == pg).collect();
+                if members.is_empty() {
+                    return Err(Errno::ESRCH);
+                }
+                if !members.iter().any(|m| m.sid() == me.sid()) {
                     return Err(Errno::EPERM);
                 }
                 self.pgrp.store(pg, Ordering::Release);
                 Ok(0)
             }
             TIOCGSID => {
+                if !via_master && !self.is_callers_ctty() {
+                    return Err(Errno::ENOTTY);
+                }
                 let s = self.session.load(Ordering::Acquire);
                 if s == 0 {
                     return Err(Errno::ENOTTY);
@@ -253,7 +349,15 @@ impl Tty {
                     return Err(Errno::EPERM); // only a session leader
                 }
                 let cur = self.session.load(Ordering::Acquire);
-                if cur != 0 && cur != sid && arg != 1 {
+                if cur == sid {
+                    return Ok(0); // already ours
+                }
+                // A session has at most one controlling terminal.
+                if console().session.load(Ordering::Acquire) == sid || super::pty::find_by_session(sid).is_some() {
+                    return Err(Errno::EPERM);
+                }
+                // Another session's terminal can only be stolen (arg 1, as root).
+                if cur != 0 && arg != 1 {
                     return Err(Errno::EPERM);
                 }
                 self.session.store(sid, Ordering::Release);
@@ -288,6 +392,7 @@ impl Tty {
                 Ok(0)
             }
             TCFLSH => {
+                self.check_change()?;
                 if arg == 0 || arg == 2 {
                     self.ldisc.lock().flush_input();
                 }
@@ -322,6 +427,16 @@ impl Tty {
     }
 }
 
+/// Whether process group `pgid` of session `sid` is orphaned: no member has a parent in
+/// the same session outside the group (POSIX; stop signals would leave it stopped for
+/// good, so the terminal refuses with EIO instead).
+fn group_orphaned(pgid: i32, sid: i32) -> bool {
+    !crate::process::all_processes().iter().filter(|m| m.pgid() == pgid && !m.is_zombie()).any(|m| {
+        let parent = m.state.lock().parent.upgrade();
+        parent.is_some_and(|pp| pp.sid() == sid && pp.pgid() != pgid)
+    })
+}
+
 static CONSOLE: spin::Once<Arc<Tty>> = spin::Once::new();
 
 /// The console terminal (COM1).
@@ -346,9 +461,9 @@ impl TtyFile {
         Arc::new(Self { tty, inode })
     }
 
-    /// Terminal ioctls (also used by the pty master for settings and window size).
+    /// Terminal ioctls as the pty master issues them (settings, window size, groups).
     pub fn tty_ioctl(&self, cmd: u32, arg: u64) -> SysResult {
-        self.tty.ioctl(cmd, arg)
+        self.tty.ioctl(cmd, arg, true)
     }
 }
 
@@ -403,7 +518,7 @@ impl FileOps for TtyFile {
     }
 
     fn ioctl(&self, _f: &File, cmd: u32, arg: u64) -> SysResult {
-        self.tty.ioctl(cmd, arg)
+        self.tty.ioctl(cmd, arg, false)
     }
 
     fn poll(&self, _f: &File) -> u32 {

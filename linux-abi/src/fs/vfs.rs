@@ -9,7 +9,7 @@ use core::any::Any;
 use rtos::mm::addrspace::MemObject;
 
 use crate::errno::Errno;
-use crate::fs::file::FileOps;
+use crate::fs::file::{File, FileOps};
 
 /// File types, with their `S_IFMT` bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +139,14 @@ pub trait Inode: Send + Sync + Any {
     fn write_at(&self, _off: u64, _data: &[u8]) -> Result<usize, Errno> {
         Err(if self.kind() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
     }
+    /// Appends `data` at the end of the file (`O_APPEND`); returns the bytes written and
+    /// the offset after them. Filesystems make the end-and-write step atomic, so writers
+    /// appending through different open files never overwrite each other.
+    fn append(&self, data: &[u8]) -> Result<(usize, u64), Errno> {
+        let end = self.stat().size;
+        let n = self.write_at(end, data)?;
+        Ok((n, end + n as u64))
+    }
     /// Sets the size.
     fn truncate(&self, _size: u64) -> Result<(), Errno> {
         Err(if self.kind() == FileType::Directory { Errno::EISDIR } else { Errno::EINVAL })
@@ -186,6 +194,12 @@ pub trait Inode: Send + Sync + Any {
     /// A symbolic link's target.
     fn readlink(&self) -> Result<String, Errno> {
         Err(Errno::EINVAL)
+    }
+    /// For a "magic" link (`/proc/<pid>/fd/N`): the open file it stands for. Following
+    /// it reaches that file itself, not whatever its path names now (a pipe, an unlinked
+    /// file).
+    fn magic_file(&self) -> Option<Arc<File>> {
+        None
     }
     /// Opens a special file (device, FIFO); `None` for ordinary files and directories.
     fn open_special(self: Arc<Self>, _flags: u32) -> Option<Result<Arc<dyn FileOps>, Errno>> {

@@ -215,10 +215,13 @@ pub fn pidfd_open(a: Args) -> SysResult {
     if fl & !PIDFD_NONBLOCK != 0 || pid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let p = crate::process::find_process(pid).ok_or(Errno::ESRCH)?;
-    if crate::process::find_task(pid).is_none_or(|t| !t.is_leader()) {
-        return Err(Errno::EINVAL);
-    }
+    // A thread that is not a thread-group leader: ENOENT (Linux 6.9+, without
+    // PIDFD_THREAD); no such task at all: ESRCH.
+    let p = match crate::process::find_process(pid) {
+        Some(p) => p,
+        None if crate::process::find_task(pid).is_some() => return Err(Errno::ENOENT),
+        None => return Err(Errno::ESRCH),
+    };
     crate::fs::pidfd::open_for(&p, fl).map(|fd| fd as usize)
 }
 
@@ -319,6 +322,8 @@ fn do_select(nfds: i32, rd: u64, wr: u64, ex: u64, deadline: Option<u64>, mask: 
         if let Some(m) = s.saved_mask.take() {
             s.mask = m;
         }
+        drop(s);
+        crate::signal::recalc(&task);
     }
     res.map_err(|_| Errno::ERESTARTNOHAND)?;
     for (addr, set) in [(rd, &out.0), (wr, &out.1), (ex, &out.2)] {

@@ -80,7 +80,8 @@ fn do_open(dirfd: i32, path_addr: u64, flags: u32, mode: u32) -> SysResult {
     let p = uaccess::read_path(path_addr)?;
     let (root, _, umask) = ctx();
     let dir = if p.starts_with('/') { root.clone() } else { at_dir(dirfd)? };
-    let f = crate::fs::open(&root, &dir, &p, flags, mode, umask)?;
+    // Linux forces O_LARGEFILE on 64-bit (F_GETFL shows it).
+    let f = crate::fs::open(&root, &dir, &p, flags | O_LARGEFILE, mode, umask)?;
     super::io::install(f, flags & O_CLOEXEC != 0)
 }
 
@@ -158,13 +159,13 @@ fn file_stat(f: &File) -> Result<Stat, Errno> {
 pub fn stat(a: Args) -> SysResult {
     let p = uaccess::read_path(a.u(0))?;
     let loc = resolve_at(AT_FDCWD, &p, Follow::Yes, false)?;
-    write_stat(a.u(1), loc.inode().stat())
+    write_stat(a.u(1), loc.stat()?)
 }
 
 pub fn lstat(a: Args) -> SysResult {
     let p = uaccess::read_path(a.u(0))?;
     let loc = resolve_at(AT_FDCWD, &p, Follow::No, false)?;
-    write_stat(a.u(1), loc.inode().stat())
+    write_stat(a.u(1), loc.stat()?)
 }
 
 pub fn fstat(a: Args) -> SysResult {
@@ -185,7 +186,7 @@ pub fn newfstatat(a: Args) -> SysResult {
     }
     let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
     let loc = resolve_at(a.i(0), &p, follow, true)?;
-    write_stat(a.u(2), loc.inode().stat())
+    write_stat(a.u(2), loc.stat()?)
 }
 
 #[repr(C)]
@@ -240,7 +241,7 @@ pub fn statx(a: Args) -> SysResult {
         file_stat(&*super::io::fd_file(a.i(0))?)?
     } else {
         let follow = if flags & AT_SYMLINK_NOFOLLOW != 0 { Follow::No } else { Follow::Yes };
-        resolve_at(a.i(0), &p, follow, true)?.inode().stat()
+        resolve_at(a.i(0), &p, follow, true)?.stat()?
     };
     let ts = |t: Timespec| StatxTs { sec: t.sec, nsec: t.nsec as u32, _r: 0 };
     let (rmaj, rmin) = crate::fs::devices::major_minor(s.rdev);
@@ -278,7 +279,7 @@ fn access_common(dirfd: i32, path_addr: u64, mode: u32, flags: u32) -> SysResult
     let loc = resolve_at(dirfd, &p, follow, true)?;
     // Root may read and write anything; executing needs an execute bit (or a directory).
     if mode & 1 != 0 {
-        let st = loc.inode().stat();
+        let st = loc.stat()?;
         if loc.inode().kind() != FileType::Directory && st.mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }

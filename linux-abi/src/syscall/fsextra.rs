@@ -10,7 +10,7 @@ use super::Args;
 use crate::errno::{Errno, SysResult};
 use crate::fs::file::{flags, File, InodeFile};
 use crate::fs::path::{self, Follow, Mount};
-use crate::fs::ramfs::RamFs;
+use crate::fs::ramfs::{Limit, RamFs};
 use crate::fs::vfs::{FileType, Inode};
 use crate::process::current_task;
 use crate::uaccess;
@@ -30,7 +30,7 @@ pub fn memfd_create(a: Args) -> SysResult {
     }
     let name = uaccess::read_cstr_bytes(a.u(0), 249).map_err(|e| if e == Errno::ENAMETOOLONG { Errno::EINVAL } else { e })?;
     let name = String::from_utf8_lossy(&name).into_owned();
-    let fs = MEMFD_FS.call_once(|| RamFs::new(0, 0o755));
+    let fs = MEMFD_FS.call_once(|| RamFs::new(Limit::None, 0o755));
     let dir = fs.root();
     // Each memfd is a file of its own, unlinked at once.
     let tmp = alloc::format!("m{}", rtos::time::now_ns());
@@ -170,7 +170,8 @@ pub fn mount(a: Args) -> SysResult {
         return Err(Errno::ENOTDIR);
     }
     let fs_root: Arc<dyn Inode> = match fstype.as_str() {
-        "tmpfs" | "ramfs" => RamFs::new(rtos::mm::frame::total_pages() as u64 * 4096 / 2, 0o1777).root(),
+        "tmpfs" => RamFs::new(Limit::HalfRam, 0o1777).root(),
+        "ramfs" => RamFs::new(Limit::None, 0o755).root(),
         "" => return Err(Errno::EINVAL),
         _ => return Err(Errno::ENODEV),
     };

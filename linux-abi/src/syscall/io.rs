@@ -419,9 +419,16 @@ pub fn ioctl(a: Args) -> SysResult {
     }
 }
 
+/// `fsync`/`fdatasync`: files live in memory, so there is nothing to write back; only
+/// files and directories of a filesystem can be synced (EINVAL for pipes, sockets,
+/// devices, like Linux's files without an fsync operation).
 pub fn fsync(a: Args) -> SysResult {
-    fd_file(a.i(0))?;
-    Ok(0)
+    use crate::fs::vfs::FileType;
+    let f = fd_file(a.i(0))?;
+    match f.ops.inode().map(|i| i.kind()) {
+        Some(FileType::Regular | FileType::Directory) => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
 }
 
 pub fn ftruncate(a: Args) -> SysResult {

@@ -593,11 +593,64 @@ impl DirSource for FdDir {
         }
         let f = &entry.file;
         let perm = if f.readable() { 0o500 } else { 0 } | if f.writable() { 0o300 } else { 0 };
+        let t2 = t.clone();
         let target = move || -> Result<String, Errno> {
-            let e = files_of(&t)?.ok_or(Errno::ENOENT)?.entry(fd).map_err(|_| Errno::ENOENT)?;
-            Ok(e.file.path())
+            let e = files_of(&t2)?.ok_or(Errno::ENOENT)?.entry(fd).map_err(|_| Errno::ENOENT)?;
+            Ok(fd_link_target(&e.file))
         };
-        Ok(GenLink::make(FS, ino(KIND_FD, self.t.id() as u64, fd as u64), perm, Box::new(target)))
+        let link = GenLink::make(FS, ino(KIND_FD, self.t.id() as u64, fd as u64), perm, Box::new(target));
+        Ok(Arc::new(FdLink { link, t, fd }))
+    }
+}
+
+/// What `readlink("/proc/<pid>/fd/N")` shows: the path the file was opened by, with
+/// " (deleted)" once that name no longer leads to it; `pipe:[ino]`, `socket:[ino]`,
+/// `anon_inode:[...]` for files without a path.
+fn fd_link_target(f: &crate::fs::file::File) -> String {
+    use crate::fs::path::{resolve, Follow};
+    let Some(loc) = &f.location else { return f.name.clone() };
+    let path = loc.path_string();
+    let root = crate::fs::root_location();
+    let same = |l: crate::fs::path::Location| crate::fs::vfs::identity(l.inode().as_ref()) == crate::fs::vfs::identity(loc.inode().as_ref());
+    if resolve(&root, &root, &path, Follow::No).is_ok_and(same) {
+        path
+    } else {
+        format!("{path} (deleted)")
+    }
+}
+
+/// `/proc/<pid>/fd/N`: a link whose target is shown like Linux shows it, and which path
+/// resolution follows to the open file itself (a magic link).
+struct FdLink {
+    link: Arc<dyn Inode>,
+    t: Target,
+    fd: i32,
+}
+
+impl Inode for FdLink {
+    fn stat(&self) -> crate::fs::vfs::Stat {
+        // Linux gives /proc/<pid>/fd links the size 64 (what `ls -l` shows).
+        crate::fs::vfs::Stat { size: 64, ..self.link.stat() }
+    }
+
+    fn kind(&self) -> FileType {
+        FileType::Symlink
+    }
+
+    fn readlink(&self) -> Result<String, Errno> {
+        self.link.readlink()
+    }
+
+    fn magic_file(&self) -> Option<Arc<crate::fs::file::File>> {
+        files_of(&self.t).ok().flatten()?.entry(self.fd).ok().map(|e| e.file)
+    }
+
+    fn statfs(&self) -> crate::fs::vfs::StatFs {
+        self.link.statfs()
+    }
+
+    fn as_any(&self) -> &dyn core::any::Any {
+        self
     }
 }
 
