@@ -15,11 +15,13 @@ pub mod exec;
 pub mod fs;
 #[cfg(target_os = "none")]
 pub mod futex;
+#[cfg(target_os = "none")]
 pub mod futex_pi;
 #[cfg(target_os = "none")]
 pub mod net;
 #[cfg(target_os = "none")]
 pub mod process;
+#[cfg(target_os = "none")]
 pub mod profile;
 pub mod random;
 pub mod schedcap;

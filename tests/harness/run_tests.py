@@ -101,14 +101,15 @@ class TestSpec:
     net: str | None = None  # the runner's --net (guest network), None: the runner's default
     profile: str | None = None  # the runner's --profile (dataflow profile), Axle-only
     host_helper: tuple[str, ...] = ()  # a program run on the host during the test (see HostHelper)
-    forward: bool = False  # forward a host port into the guest ({fwd_port})
+    forward: int = 0  # host ports forwarded into the guest ({fwd_port}, {fwd_port2}, ...)
+    helper_verdict: bool = False  # the host helper's exit status is part of the verdict
     input: tuple = ()  # typist.Step: keys typed into the console (Axle) / a pty (host)
     host_cmd: tuple[str, ...] | None = None  # the host's command instead of cmd
 
 
 DEFAULT_KEYS = {"timeout", "smp", "host", "mem"}
 TEST_KEYS = {"name", "cmd", "status", "expect", "forbid", "suite", "timeout", "smp", "mem", "host",
-             "append", "kernel_fault", "fixture", "net", "profile", "host_helper", "forward", "input", "host_cmd"}
+             "append", "kernel_fault", "fixture", "net", "profile", "host_helper", "forward", "helper_verdict", "input", "host_cmd"}
 NET_MODES = ("none", "user")  # the runner's --net choices
 FIXTURE_KEYS = {"gen"}
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -265,8 +266,16 @@ def parse_tests(data: dict) -> list[TestSpec]:
             if host:
                 raise ConfigError(f"{where}: tests with a 'profile' are Axle-only (host = false)")
         host_helper = _str_list(where, "host_helper", raw["host_helper"]) if "host_helper" in raw else ()
-        forward = raw.get("forward", False)
-        _check_type(where, "forward", forward, bool)
+        forward = raw.get("forward", 0)
+        if isinstance(forward, bool):
+            forward = int(forward)
+        _check_type(where, "forward", forward, int)
+        if not 0 <= forward <= 4:
+            raise ConfigError(f"{where}: 'forward' must be true/false or 0-4 ports")
+        helper_verdict = raw.get("helper_verdict", False)
+        _check_type(where, "helper_verdict", helper_verdict, bool)
+        if helper_verdict and not host_helper:
+            raise ConfigError(f"{where}: 'helper_verdict' needs a 'host_helper'")
         if (host_helper or forward) and net == "none":
             raise ConfigError(f"{where}: 'host_helper' and 'forward' need the guest network (net = \"user\")")
         if (host_helper or forward) and net is None:
@@ -300,6 +309,7 @@ def parse_tests(data: dict) -> list[TestSpec]:
                 profile=profile,
                 host_helper=host_helper,
                 forward=forward,
+                helper_verdict=helper_verdict,
                 input=steps,
                 host_cmd=host_cmd,
             )
@@ -353,6 +363,7 @@ def substitute(cmd: tuple[str, ...], bin_dir: str, extra: dict[str, str] | None 
 HOST_ADDR_HOST = "127.0.0.1"  # the helper seen from a test run natively
 HOST_ADDR_GUEST = "10.0.2.2"  # the helper seen from Axle (QEMU user networking's host)
 HELPER_READY_S = 20.0
+HELPER_VERDICT_S = 60.0
 
 
 def free_port() -> int:
@@ -377,10 +388,11 @@ class HostHelper:
         self.spec = spec
         self.subs = {
             "port": str(free_port()),
-            "fwd_port": str(free_port()) if spec.forward else "",
             "host_addr": HOST_ADDR_GUEST if guest else HOST_ADDR_HOST,
             "repo": str(REPO),
         }
+        for i in range(spec.forward):
+            self.subs["fwd_port" if i == 0 else f"fwd_port{i + 1}"] = str(free_port())
         self.bin_dir = bin_dir
         self.proc: subprocess.Popen | None = None
         self.output = b""
@@ -418,6 +430,11 @@ class HostHelper:
     def __exit__(self, *exc) -> None:
         if self.proc is None:
             return
+        if self.spec.helper_verdict:
+            try:
+                self.proc.wait(timeout=HELPER_VERDICT_S)
+            except subprocess.TimeoutExpired:
+                self.error = self.error or f"host helper gave no verdict within {HELPER_VERDICT_S:g} s"
         ended = self.proc.poll()
         if ended is None:
             try:
@@ -708,8 +725,9 @@ def runner_command(spec: TestSpec, smp: int, add_dir: Path, result_path: Path, o
         cmd += ["--net", spec.net]
     if spec.profile:
         cmd += ["--profile", spec.profile]
-    if spec.forward and subs:
-        cmd += ["--fwd", f"tcp:{subs['fwd_port']}:{subs['fwd_port']}"]
+    for i in range(spec.forward if subs else 0):
+        port = subs["fwd_port" if i == 0 else f"fwd_port{i + 1}"]
+        cmd += ["--fwd", f"tcp:{port}:{port}"]
     if opts.accel:
         cmd += ["--accel", opts.accel]
     if opts.kernel:

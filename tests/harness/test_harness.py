@@ -369,7 +369,20 @@ class RunnerTests(unittest.TestCase):
             forward = true
         """)
         self.assertEqual((t.net, t.forward, t.host_helper), ("user", True, ("python3", "{repo}/h.py", "{port}")))
-        for bad in ('host_helper = "x"', 'forward = 1', 'net = "none"\nforward = true'):
+        two, = parse("""
+            [[test]]
+            name = "fw2"
+            cmd = ["{bin}/x", "{fwd_port}", "{fwd_port2}"]
+            host_helper = ["h"]
+            helper_verdict = true
+            forward = 2
+        """)
+        self.assertEqual((two.forward, two.helper_verdict), (2, True))
+        subs2 = {"fwd_port": "5", "fwd_port2": "6", "host_addr": "10.0.2.2", "port": "1"}
+        cmd2 = rt.runner_command(two, 1, Path("/s"), Path("/r.json"), rt.AxleOptions(runner=Path("/x")), subs2)
+        self.assertEqual([cmd2[i + 1] for i, a in enumerate(cmd2) if a == "--fwd"], ["tcp:5:5", "tcp:6:6"])
+        for bad in ('host_helper = "x"', 'forward = 9', 'forward = "1"', 'net = "none"\nforward = true',
+                    'helper_verdict = true'):
             with self.subTest(bad), self.assertRaises(rt.ConfigError):
                 parse(f'[[test]]\nname = "n"\ncmd = ["x"]\n{bad}\n')
         subs = {"fwd_port": "4242", "host_addr": "10.0.2.2", "port": "1"}
@@ -391,6 +404,13 @@ class RunnerTests(unittest.TestCase):
             failing.write_text("echo ready; exit 3\n")
             o = rt.run_host(spec(cmd=("sleep", "0.5"), host_helper=("sh", str(failing))), Path("/"))
             self.assertIn("host helper failed (status 3)", o.error)
+            late = Path(d) / "l.sh"
+            late.write_text("echo ready; sleep 0.5; exit 3\n")
+            o = rt.run_host(spec(cmd=("true",), host_helper=("sh", str(late)), helper_verdict=True), Path("/"))
+            self.assertIn("host helper failed (status 3)", o.error or "")
+            late.write_text("echo ready; sleep 0.5; exit 0\n")
+            o = rt.run_host(spec(cmd=("true",), host_helper=("sh", str(late)), helper_verdict=True), Path("/"))
+            self.assertIsNone(o.error)
             silent = Path(d) / "s.sh"
             silent.write_text("exit 0\n")
             o = rt.run_host(spec(cmd=("true",), host_helper=("sh", str(silent))), Path("/"))

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Connects to 127.0.0.1:PORT (a port forwarded into the guest) and checks an echo service:
+"""client.py PORT [--done PORT2]: connects to 127.0.0.1:PORT (a port forwarded into the
+guest) and checks an echo service:
 lines come back unchanged; a half-closed connection gets its data back, then end of file.
-Retries the connection while the guest boots. Exit 0 on success (see README.md)."""
+Retries the connection while the guest boots. With --done, then connects to PORT2 and sends
+`done` (the guest's signal to stop the server). Exit 0 on success (see README.md)."""
 
 import socket
 import sys
@@ -26,6 +28,7 @@ def connect(port: int, deadline: float) -> socket.socket:
 
 def main() -> int:
     port = int(sys.argv[1])
+    done_port = int(sys.argv[3]) if len(sys.argv) == 4 and sys.argv[2] == "--done" else None
     print("ready", flush=True)
     deadline = time.monotonic() + 120
     s = connect(port, deadline)
@@ -67,7 +70,24 @@ def main() -> int:
     s.setblocking(True)
     s.shutdown(socket.SHUT_WR)
     print("client: 20 lines and 1 MiB echoed; half-closed", flush=True)
+    if done_port:
+        tell_done(done_port, deadline)
     return 0
+
+
+def tell_done(port: int, deadline: float) -> None:
+    """Tells the guest the check is over: `done` on a second forwarded port."""
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                s.sendall(b"done\n")
+                s.shutdown(socket.SHUT_WR)
+                s.recv(1)
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("client: nobody to tell `done`")
+            time.sleep(0.5)
 
 
 if __name__ == "__main__":

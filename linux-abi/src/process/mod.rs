@@ -400,6 +400,12 @@ pub fn group_members(pgid: Pid) -> Vec<Arc<Process>> {
     all_processes().into_iter().filter(|p| p.pgid() == pgid && !p.is_zombie()).collect()
 }
 
+/// Every process in group `pgid`, zombies too (a group exists until its last member is
+/// reaped: `setpgid` may join it).
+pub fn group_members_incl_zombies(pgid: Pid) -> Vec<Arc<Process>> {
+    all_processes().into_iter().filter(|p| p.pgid() == pgid).collect()
+}
+
 /// Whether some live process is in group `pgid`.
 pub fn group_exists(pgid: Pid) -> bool {
     !group_members(pgid).is_empty()

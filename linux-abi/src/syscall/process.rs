@@ -92,7 +92,7 @@ pub fn setpgid(a: Args) -> SysResult {
         return Err(Errno::EPERM); // session leader
     }
     let pgid = if pgid == 0 { target.pid } else { pgid };
-    if pgid != target.pid && !proc::group_members(pgid).iter().any(|m| m.sid() == me.sid()) {
+    if pgid != target.pid && !proc::group_members_incl_zombies(pgid).iter().any(|m| m.sid() == me.sid()) {
         return Err(Errno::EPERM);
     }
     target.state.lock().pgid = pgid;

@@ -662,7 +662,9 @@ impl Socket for TcpSocket {
             }
             State::Connecting { .. } => 0,
             State::Connected { conn, side } => {
-                let (mine, theirs) = (conn.dir[*side].lock(), conn.dir[1 - *side].lock());
+                // Both directions, always locked in index order (the two ends poll at once).
+                let (d0, d1) = (conn.dir[0].lock(), conn.dir[1].lock());
+                let (mine, theirs) = if *side == 0 { (d0, d1) } else { (d1, d0) };
                 let reset = conn.reset[*side].load(Ordering::Acquire);
                 let read_closed = mine.fin || mine.rd_shut || reset;
                 let write_closed = theirs.fin;

@@ -12,7 +12,8 @@
 //! `batch-echo`, `batch-tinydb`, `batch-print_each_packet` (terminal), `chat`, `proxy`,
 //! `tinyhttp`, `graceful-shutdown` (terminal, ^C), `udp` (echo-udp with udp-client and
 //! `connect --udp`), `udp-codec`, `hello_world`, `echo_outside`, `custom-executor`,
-//! `dump` (terminal, ^C), `prewarm-fd-table`.
+//! `dump` (terminal, ^C), `prewarm-fd-table`; with a peer on the host (`scenario_outside`):
+//! `hello-host ADDR`, `echo-outside-host PORT DONE_PORT`, `tinyhttp-host PORT DONE_PORT`.
 //!
 //! Every check prints `ok tokio::NAME` or `FAIL tokio::NAME: why`; after the first failed
 //! step of a scenario the remaining ones fail as not run. The output of every program
@@ -22,6 +23,7 @@ mod output;
 mod procs;
 mod pty;
 mod scenario_batch;
+mod scenario_outside;
 mod scenario_runtime;
 mod scenario_tcp;
 mod scenario_udp;
@@ -30,14 +32,15 @@ mod steps;
 
 use checks::Suite;
 
-const USAGE: &str = "usage: tokio_scenario SCENARIO release|debug";
+const USAGE: &str = "usage: tokio_scenario SCENARIO release|debug [ARGS...]";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [scenario, build] = args.as_slice() else {
+    let [scenario, build, extra @ ..] = args.as_slice() else {
         eprintln!("{USAGE}");
         std::process::exit(2);
     };
+    let arg = |i: usize| extra.get(i).map(String::as_str).unwrap_or("");
     let dir = match setup::programs_dir(build) {
         Ok(d) => d,
         Err(e) => {
@@ -63,6 +66,9 @@ fn main() {
         "custom-executor" => scenario_runtime::custom_executor(&mut steps),
         "dump" => scenario_runtime::dump(&mut steps),
         "prewarm-fd-table" => scenario_runtime::prewarm_fd_table(&mut steps),
+        "hello-host" if extra.len() == 1 => scenario_outside::hello_host(&mut steps, arg(0)),
+        "echo-outside-host" if extra.len() == 2 => scenario_outside::echo_outside_host(&mut steps, arg(0), arg(1)),
+        "tinyhttp-host" if extra.len() == 2 => scenario_outside::tinyhttp_host(&mut steps, arg(0), arg(1)),
         _ => false,
     };
     if !known {
