@@ -1,7 +1,7 @@
 # Axle: build, run, test and benchmark. `make help` lists the targets.
 #
 # Variables (set them on the command line, e.g. make run-qemu CMD="/add/prog 3 x" ADD=./bins SMP=4):
-#   CMD          command to run in Axle, one string split like a shell would split it
+#   CMD          command to run in Axle, one string run by the image's /bin/sh -c
 #                (exact argv: use tools/run-qemu -- ARGV...). Empty: the image's /sbin/init,
 #                interactive on this terminal.
 #   ADD          host directory that appears in the guest as /add (modes kept)

@@ -46,10 +46,10 @@ REPO = Path(__file__).resolve().parents[2]
 KERNEL_TARGET = "x86_64-unknown-none"
 QBOOT = Path("/usr/share/qemu/qboot.rom")  # Debian's qemu-system-data
 
-# `make run-qemu CMD="..."` hands the runner one string (--command). Until the image has a
-# shell it is split with shell-like rules (shlex) into the argv of the first process; once
-# /bin/sh exists, flip this switch and the string runs through `/bin/sh -c`.
-CMD_VIA_SHELL = False
+# `make run-qemu CMD="..."` hands the runner one string (--command): it runs through the
+# image's `/bin/sh -c` (busybox), so pipes, redirections and `;` work. (Before the image
+# had a shell this was off and the string was split with shell-like rules, shlex.)
+CMD_VIA_SHELL = True
 
 GUEST_PATH = "/bin:/sbin:/usr/bin:/usr/sbin:/add"
 LOG_LEVELS = ("error", "warn", "info", "debug", "trace")

@@ -33,7 +33,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "debug = loglevel=8, trace = everything plus initcall_debug")
     p.add_argument("--append", default="", metavar="EXTRA", help="extra kernel command line words")
     p.add_argument("--command", metavar="STRING",
-                   help="the command as one string, split like tools/run-qemu --command does")
+                   help="the command as one string, run by /bin/sh -c as tools/run-qemu --command does")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG", help="extra QEMU argument (repeatable)")
     p.add_argument("--probe-kvm", action="store_true",
                    help="only run the KVM probe (cached; with --reprobe: fresh); exit 0 if KVM works, 1 if not")
