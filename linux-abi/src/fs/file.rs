@@ -183,6 +183,25 @@ impl File {
     }
 }
 
+/// `RLIMIT_FSIZE` for a write of `len` bytes at `off` to a regular file: the bytes that
+/// may be written (a short write up to the limit), or EFBIG with SIGXFSZ sent to the
+/// writer when nothing may (Linux `generic_write_check_limits`).
+fn fsize_allows(inode: &dyn Inode, off: u64, len: usize) -> Result<usize, Errno> {
+    if inode.kind() != FileType::Regular || len == 0 {
+        return Ok(len);
+    }
+    let Some(task) = crate::process::try_current_task() else { return Ok(len) };
+    let limit = task.process.rlimits.lock().soft(crate::process::limits::RLIMIT_FSIZE);
+    if limit == crate::process::limits::RLIM_INFINITY {
+        return Ok(len);
+    }
+    if off >= limit {
+        crate::signal::send_to_task(&task, crate::signal::SigInfo::new(crate::signal::SIGXFSZ, crate::signal::SI_USER));
+        return Err(Errno::EFBIG);
+    }
+    Ok(len.min((limit - off).min(usize::MAX as u64) as usize))
+}
+
 /// A regular file or other inode-backed file: reads and writes go to the inode.
 pub struct InodeFile {
     pub inode: Arc<dyn Inode>,
@@ -199,11 +218,13 @@ impl FileOps for InodeFile {
     fn write(&self, f: &File, data: &[u8]) -> SysResult {
         let mut pos = f.pos();
         if f.flags() & flags::O_APPEND != 0 {
-            let (n, end) = self.inode.append(data)?;
+            let n = fsize_allows(self.inode.as_ref(), self.inode.stat().size, data.len())?;
+            let (n, end) = self.inode.append(&data[..n])?;
             *pos = end;
             return Ok(n);
         }
-        let n = self.inode.write_at(*pos, data)?;
+        let n = fsize_allows(self.inode.as_ref(), *pos, data.len())?;
+        let n = self.inode.write_at(*pos, &data[..n])?;
         *pos += n as u64;
         Ok(n)
     }
@@ -215,9 +236,11 @@ impl FileOps for InodeFile {
     fn write_at(&self, f: &File, off: u64, data: &[u8]) -> SysResult {
         // Linux: pwrite on an O_APPEND file appends.
         if f.flags() & flags::O_APPEND != 0 {
-            return self.inode.append(data).map(|(n, _)| n);
+            let n = fsize_allows(self.inode.as_ref(), self.inode.stat().size, data.len())?;
+            return self.inode.append(&data[..n]).map(|(n, _)| n);
         }
-        self.inode.write_at(off, data)
+        let n = fsize_allows(self.inode.as_ref(), off, data.len())?;
+        self.inode.write_at(off, &data[..n])
     }
 
     fn seek(&self, f: &File, off: i64, whence: u32) -> SysResult {
@@ -247,6 +270,10 @@ impl FileOps for InodeFile {
     }
 
     fn truncate(&self, size: u64) -> Result<(), Errno> {
+        // Growing a file past RLIMIT_FSIZE is EFBIG (and SIGXFSZ), as a write would be.
+        if size > self.inode.stat().size {
+            fsize_allows(self.inode.as_ref(), size - 1, 1)?;
+        }
         self.inode.truncate(size)
     }
 

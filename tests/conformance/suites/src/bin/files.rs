@@ -28,7 +28,9 @@
 //! change), F_GETFD/F_SETFD (per descriptor), F_DUPFD/F_DUPFD_CLOEXEC with the
 //! minimum honoured and EINVAL at RLIMIT_NOFILE; `close_range`; `sendfile` (with and
 //! without an offset pointer, EINVAL for an O_APPEND output); `copy_file_range`;
-//! `memfd_create`; O_APPEND writes from two processes (nothing is overwritten or torn).
+//! `memfd_create`; O_APPEND writes from two processes (nothing is overwritten or torn);
+//! RLIMIT_FSIZE (a short write up to the limit, then EFBIG with SIGXFSZ ignored, or death
+//! by SIGXFSZ; ftruncate past the limit EFBIG).
 //!
 //! Everything happens in a fresh directory under /tmp that is removed at the end, so
 //! the checks only assume what every Linux filesystem does (no sizes of directories,
@@ -118,6 +120,7 @@ fn main() {
     s.check("copy_file_range_copies", copy_file_range_copies);
     s.check("memfd_create_file", memfd_create_file);
     s.check("o_append_two_processes", o_append_two_processes);
+    s.check("rlimit_fsize", rlimit_fsize);
     let _ = std::fs::remove_dir_all(&dir);
     s.finish();
 }
@@ -2689,5 +2692,52 @@ fn o_append_two_processes() -> CheckResult {
         }
     }
     ensure_eq!((p_count, c_count), (RECORDS, RECORDS), "records per writer");
+    Ok(())
+}
+
+/// In a child with RLIMIT_FSIZE 5000: a 8000-byte write stops at 5000, the next write is
+/// EFBIG (SIGXFSZ ignored), ftruncate past the limit is EFBIG; with the default action a
+/// write past the limit kills the process by SIGXFSZ.
+fn rlimit_fsize() -> CheckResult {
+    let path = p("fsize");
+    let child = |ignore: bool| -> c_int {
+        let lim = libc::rlimit { rlim_cur: 5000, rlim_max: libc::RLIM_INFINITY };
+        if unsafe { libc::setrlimit(libc::RLIMIT_FSIZE, &lim) } != 0 {
+            return 10;
+        }
+        if ignore {
+            unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+        }
+        let fd = match open(&path, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC, 0o644) {
+            Ok(fd) => fd,
+            Err(_) => return 11,
+        };
+        let buf = [7u8; 8000];
+        if unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } != 5000 {
+            return 12;
+        }
+        checks::clear_errno();
+        if unsafe { libc::write(fd, buf.as_ptr().cast(), 10) } != -1 || checks::errno() != libc::EFBIG {
+            return 13;
+        }
+        checks::clear_errno();
+        if unsafe { libc::ftruncate(fd, 6000) } != -1 || checks::errno() != libc::EFBIG {
+            return 14;
+        }
+        0
+    };
+    for (ignore, want) in [(true, "exit 0"), (false, "signal 25")] {
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let code = child(ignore);
+            unsafe { libc::_exit(code) };
+        }
+        ensure!(pid > 0, "fork failed");
+        let mut st = 0;
+        unsafe { libc::waitpid(pid, &mut st, 0) };
+        let got = if libc::WIFEXITED(st) { format!("exit {}", libc::WEXITSTATUS(st)) } else { format!("signal {}", libc::WTERMSIG(st)) };
+        ensure_eq!(got.as_str(), want, "child with SIGXFSZ {}", if ignore { "ignored" } else { "at its default" });
+    }
+    ensure_eq!(std::fs::metadata(&path).map_err(|e| e.to_string())?.len(), 5000, "file size");
     Ok(())
 }
