@@ -25,6 +25,10 @@
 #   shmem         `dora daemon --run-dataflow dataflow-shmem.yml` under `ulimit -f` and a
 #                 time limit: reported as a note, never a check (Dora 0.3.5's Shmem mode
 #                 is buggy on Linux too).
+#   profiled      (Axle with `PROFILE=default` only) rust-dataflow-endless under the dataflow
+#                 profile: every thread of each node runs SCHED_FIFO at its rule's priority on
+#                 a real-time CPU (not CPU 0) and says so in /proc (profile_rule), the daemon's
+#                 threads SCHED_FIFO 40 on CPU 0, the coordinator's SCHED_OTHER on CPU 0.
 #   latency       rs-latency via dora up / start --attach / destroy; checks the sink's
 #                 verdict and prints the raw CSV between `----- BEGIN latency-raw.csv -----`
 #                 and `----- END latency-raw.csv -----` (with `# key: value` lines saying the
@@ -373,6 +377,77 @@ step_shmem() {
   cd "$WORK" && rm -rf "${WORK:?}/$name"
 }
 
+# thread_placement PID: one line per thread: "tid policy rt_priority last_cpu cpus rule".
+thread_placement() {
+  for t in /proc/$1/task/[0-9]*; do
+    st=$(cat "$t/stat" 2>/dev/null) || continue
+    rest=${st##*) }
+    set -- $rest
+    # After the comm: field 3 is the state; processor is field 39, rt_priority 40, policy 41.
+    shift 36
+    cpu=$1; prio=$2; pol=$3
+    cpus=$(awk -F'\t' '$1 == "Cpus_allowed_list:" {print $2}' "$t/status" 2>/dev/null)
+    rule=$(awk -F'\t' '$1 == "profile_rule:" {print $2}' "$t/status" 2>/dev/null)
+    echo "${t##*/} $pol $prio $cpu $cpus ${rule:--}"
+  done
+}
+
+# check_placement CHECK PID POLICY PRIO RULE CPU0: every thread of PID as the profile says;
+# CPU0=yes: only CPU 0 (housekeeping); no: never CPU 0 (real-time CPUs).
+check_placement() {
+  out=$(thread_placement "$2")
+  if [ -z "$out" ]; then fail "$1" "no threads under /proc/$2"; return; fi
+  bad=$(echo "$out" | awk -v pol="$3" -v prio="$4" -v rule="$5" -v hk="$6" '
+    { okcpu = (hk == "yes") ? ($5 == "0" && $4 == 0) : ($5 !~ /(^|,)0(-|,|$)/ && $4 != 0)
+      if ($2 != pol || $3 != prio || $6 != rule || !okcpu) print }')
+  n=$(echo "$out" | wc -l)
+  if [ -z "$bad" ]; then
+    ok "$1"
+    say "$1: $n thread(s): $(echo "$out" | head -3 | tr '\n' ';')"
+  else
+    fail "$1" "threads not as the profile says (tid policy prio cpu cpus rule): $(echo "$bad" | head -4 | tr '\n' ';')"
+  fi
+}
+
+# pid_of EXE [ARG]: the first live process whose executable's file name is EXE (and with
+# ARG among its arguments).
+pid_of() {
+  for d in /proc/[0-9]*; do
+    exe=$(readlink "$d/exe" 2>/dev/null) || continue
+    [ "${exe##*/}" = "$1" ] || continue
+    if [ -n "${2:-}" ] && ! tr '\0' ' ' < "$d/cmdline" 2>/dev/null | grep -q " $2"; then continue; fi
+    echo "${d#/proc/}"
+    return
+  done
+}
+
+step_profiled() {
+  name=profiled
+  if ! grep -q 'profile `default`' /proc/axle/profile 2>/dev/null; then
+    fail "$name" "no dataflow profile \`default\` (boot with PROFILE=default / --profile default)"
+    return
+  fi
+  prepare "$name" rust-dataflow || return
+  up "$name" || { cleanup_dora; return; }
+  if run_dora start.log 120 start dataflow-endless.yml --detach --name profiled; then
+    ok "$name-start"
+  else
+    fail "$name-start" "dora start --detach exited with status $?"; show start.log
+  fi
+  i=0
+  while [ $i -lt 60 ] && ! grep -q . out/*/log_sink.txt 2>/dev/null; do sleep 1; i=$((i + 1)); done
+  # Threads a node starts later are placed too: look after messages have flowed.
+  sleep 3
+  check_placement "$name-node" "$(pid_of rust-dataflow-node)" 1 50 node no
+  check_placement "$name-status-node" "$(pid_of rust-dataflow-status-node)" 1 55 status-node no
+  check_placement "$name-sink" "$(pid_of rust-dataflow-sink)" 1 60 sink no
+  check_placement "$name-daemon" "$(pid_of dora daemon)" 1 40 daemon yes
+  check_placement "$name-coordinator" "$(pid_of dora coordinator)" 0 0 coordinator yes
+  run_dora stop.log 120 stop --name profiled || { fail "$name-stop" "dora stop exited with status $?"; show stop.log; }
+  destroy "$name"
+  cleanup_dora
+}
+
 step_latency() {
   name=latency
   prepare "$name" rs-latency || return
@@ -428,6 +503,7 @@ while [ $# -gt 0 ]; do
     daemon) step_daemon $yml ;;
     shmem) step_shmem ;;
     latency) step_latency ;;
+    profiled) step_profiled ;;
     *) fail "$step" "unknown step" ;;
   esac
 done

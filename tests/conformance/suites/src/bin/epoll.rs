@@ -1166,14 +1166,19 @@ fn select_sets_and_errors() -> CheckResult {
         is_set(&w, p[1]) && !is_set(&w, p[0]) && !is_set(&r, p[0]),
         "sets"
     );
-    let mut bad = set_of(&[100]);
+    // A descriptor number that is surely closed: make one, then close it (fd 100 may be
+    // open, inherited from whoever started the test).
+    let closed = unsafe { libc::fcntl(p[0], libc::F_DUPFD, 100) };
+    ensure!(closed >= 100, "F_DUPFD failed");
+    unsafe { libc::close(closed) };
+    let mut bad = set_of(&[closed]);
     let mut tv = libc::timeval {
         tv_sec: 0,
         tv_usec: 0,
     };
     expect_sys_errno(
         "select(closed fd)",
-        || select_raw(101, Some(&mut bad), None, Some(&mut tv)),
+        || select_raw(closed + 1, Some(&mut bad), None, Some(&mut tv)),
         libc::EBADF,
     )?;
     let mut tv = libc::timeval {

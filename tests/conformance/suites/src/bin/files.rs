@@ -2396,15 +2396,18 @@ fn fcntl_fd_per_descriptor() -> CheckResult {
 
 fn fcntl_dupfd_minimum() -> CheckResult {
     let fd = open("/dev/null", libc::O_RDONLY, 0)?;
+    // Two free descriptor numbers in a row from 100 on (some may be inherited open).
+    let free = |n: c_int| unsafe { libc::fcntl(n, libc::F_GETFD) } == -1;
+    let base = (100..1000).find(|&n| free(n) && free(n + 1)).unwrap_or(100);
     let r = (|| -> CheckResult {
-        let a = sys_ok("F_DUPFD(100)", || unsafe {
-            syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD, 100)
+        let a = sys_ok("F_DUPFD(base)", || unsafe {
+            syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD, base)
         })? as c_int;
-        ensure_eq!(a, 100, "F_DUPFD(100) when 100 is free");
-        let b = sys_ok("F_DUPFD(100) again", || unsafe {
-            syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD, 100)
+        ensure_eq!(a, base, "F_DUPFD(base) when base is free");
+        let b = sys_ok("F_DUPFD(base) again", || unsafe {
+            syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD, base)
         })? as c_int;
-        ensure_eq!(b, 101, "F_DUPFD(100) when 100 is taken");
+        ensure_eq!(b, base + 1, "F_DUPFD(base) when base is taken");
         ensure_eq!(getfd(a)?, 0, "F_DUPFD clears FD_CLOEXEC");
         let cx = sys_ok("F_DUPFD_CLOEXEC(3)", || unsafe {
             syscall!(libc::SYS_fcntl, fd, libc::F_DUPFD_CLOEXEC, 3)
