@@ -105,10 +105,12 @@ bench: kernel image ## Axle side by side with Linux in the same QEMU: one table 
 
 # rs-latency (Dora 0.3.5) in Axle (SMP, ACCEL), on the host and in the Linux VM; report in
 # build/report/<date>-smp<N>-<accel>/latency.{md,csv,svg} (build/report/latest). docs/dora.md
-REPORT_MEM ?= 4G
+# RT=1: issue 7's comparison instead (Axle with and without the dataflow profile under
+# axle-load, the Linux VM with the daemon at SCHED_FIFO 50 as Dora's --rt; 8G by default).
+REPORT_MEM ?=
 .PHONY: report
 report: kernel image ## rs-latency in Axle, on the host and in the Linux VM: the jitter report in build/report/
-	@tools/report/make-report.sh --smp $(SMP) --accel $(ACCEL) --mem $(REPORT_MEM)
+	@tools/report/make-report.sh --smp $(SMP) --accel $(ACCEL) $(if $(REPORT_MEM),--mem $(REPORT_MEM)) $(if $(filter 1,$(RT)),--rt)
 
 selftest: kernel ## boot with the kernel's self-test under TCG for each of SELFTEST_SMP
 	@failed=0; for n in $(SELFTEST_SMP); do \

@@ -7,6 +7,7 @@
 //! housekeeping 0
 //! realtime rest
 //! deadline-bound-ppm 950000
+//! idle-poll realtime
 //! dora-exe dora
 //! default class=other nice=0
 //! rule name=sink node=sink threads=all class=fifo priority=80 cpus=realtime
@@ -43,6 +44,9 @@ pub fn write(spec: &ProfileSpec) -> String {
         let _ = writeln!(out, "realtime {r}");
     }
     let _ = writeln!(out, "deadline-bound-ppm {}", spec.deadline_bound_ppm);
+    if let Some(c) = spec.idle_poll {
+        let _ = writeln!(out, "idle-poll {c}");
+    }
     let _ = writeln!(out, "dora-exe {}", encode(&spec.dora_exe));
     let _ = write!(out, "default");
     write_policy(&mut out, &spec.default);
@@ -169,6 +173,10 @@ pub fn parse(text: &str) -> Result<ProfileSpec, Vec<ProfileError>> {
                 Ok(v) => spec.deadline_bound_ppm = v,
                 Err(_) => rd.error(n, ErrorKind::BadValue, keyword, format!("`{rest}` is not an integer")),
             },
+            "idle-poll" => match CpuSpec::parse(rest) {
+                Ok(c) => spec.idle_poll = Some(c),
+                Err(e) => rd.error(n, ErrorKind::BadValue, keyword, format!("{e}")),
+            },
             "dora-exe" => match decode(rest) {
                 Some(v) => spec.dora_exe = v,
                 None => rd.error(n, ErrorKind::BadValue, keyword, "bad %-escape or not UTF-8".into()),
@@ -287,6 +295,7 @@ mod tests {
         spec.housekeeping = Some(CpuSpec::List(CpuSet::from_cpus(&[0])));
         spec.realtime = Some(CpuSpec::Rest);
         spec.deadline_bound_ppm = 900_000;
+        spec.idle_poll = Some(CpuSpec::Realtime);
         spec.dora_exe = "dora*".into();
         spec.default = RuleSpec::new("default", Class::Batch);
         spec.default.nice = Some(5);
@@ -314,6 +323,7 @@ mod tests {
         let text = write(&spec);
         assert!(text.starts_with("axle-profile 1\nname car%20demo\n"), "{text}");
         assert!(text.contains("rule name=odd%20name%3D%23%25 node=my%20node exe=/opt/*/lidar"), "{text}");
+        assert!(text.contains("\nidle-poll realtime\n"), "{text}");
         assert!(text.ends_with("end\n"));
         assert_eq!(parse(&text).unwrap(), spec);
     }
@@ -326,6 +336,7 @@ mod tests {
         assert_eq!(spec.rules.len(), 1);
         assert_eq!(spec.rules[0].priority, Some(10));
         assert_eq!(spec.deadline_bound_ppm, 950_000);
+        assert_eq!(spec.idle_poll, None, "idle CPUs halt unless the profile says poll");
         assert_eq!(spec.dora_exe, "dora");
     }
 
@@ -375,6 +386,8 @@ mod tests {
         assert_eq!((e[0].kind, e[0].field.as_str()), (ErrorKind::BadValue, "role"));
         let e = errors("axle-profile 1\nname x\nrule name=a threads=some class=idle\nend\n");
         assert_eq!((e[0].kind, e[0].field.as_str()), (ErrorKind::BadValue, "threads"));
+        let e = errors("axle-profile 1\nname x\nidle-poll sometimes\nend\n");
+        assert_eq!((e[0].kind, e[0].field.as_str()), (ErrorKind::BadValue, "idle-poll"));
         let e = errors("axle-profile 1\nname x\ndeadline-bound-ppm lots\nend\n");
         assert_eq!((e[0].kind, e[0].field.as_str()), (ErrorKind::BadValue, "deadline-bound-ppm"));
     }

@@ -121,6 +121,8 @@ pub struct Profile {
     pub housekeeping: CpuSet,
     pub realtime: CpuSet,
     pub deadline_bound_ppm: u32,
+    /// CPUs whose idle loop polls for work instead of halting.
+    pub idle_poll: CpuSet,
     pub dora_exe: String,
     /// Unmatched threads.
     pub default_policy: Policy,
@@ -145,6 +147,9 @@ impl fmt::Display for Profile {
             "  housekeeping CPUs {}; real-time CPUs {}; DEADLINE bound {bp}.{bf}% per CPU",
             self.housekeeping, self.realtime
         )?;
+        if !self.idle_poll.is_empty() {
+            writeln!(f, "  idle CPUs {} poll for work instead of halting", self.idle_poll)?;
+        }
         writeln!(f, "  unmatched threads: {} on CPUs {}", self.default_policy, self.default_cpus)?;
         for (i, r) in self.rules.iter().enumerate() {
             write!(f, "  rule #{} `{}`:", i + 1, r.name)?;

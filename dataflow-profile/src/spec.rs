@@ -229,6 +229,8 @@ pub struct ProfileSpec {
     pub realtime: Option<CpuSpec>,
     /// Per-CPU bound on the sum of DEADLINE runtime/period, in parts per million.
     pub deadline_bound_ppm: i64,
+    /// CPUs whose idle loop polls for work instead of halting (`idle_poll`; None: none).
+    pub idle_poll: Option<CpuSpec>,
     /// Glob on the file name of Dora's executable (for `role`).
     pub dora_exe: String,
     /// What unmatched threads get (name `default`, no criteria, class OTHER/BATCH/IDLE).
@@ -245,6 +247,7 @@ impl ProfileSpec {
             housekeeping: None,
             realtime: None,
             deadline_bound_ppm: DEFAULT_DEADLINE_BOUND_PPM,
+            idle_poll: None,
             dora_exe: DEFAULT_DORA_EXE.into(),
             default: RuleSpec::new("default", Class::Other),
             rules: Vec::new(),

@@ -232,11 +232,12 @@ fn read_cpus(rd: &mut Reader, t: &Table, spec: &mut ProfileSpec) {
                     spec.deadline_bound_ppm = if p.is_finite() { (p * 10_000.0).round() as i64 } else { -1 };
                 }
             }
+            "idle_poll" => spec.idle_poll = rd.cpus(v, &top, "cpus.idle_poll"),
             _ => rd.error(
                 ErrorKind::UnknownField,
                 &top,
                 &format!("cpus.{k}"),
-                "unknown key (known: housekeeping, realtime, deadline_bound_percent)".into(),
+                "unknown key (known: housekeeping, realtime, deadline_bound_percent, idle_poll)".into(),
             ),
         }
     }
@@ -320,6 +321,7 @@ description = "a test profile"
 housekeeping = "0"
 realtime = [1, 2, 3]
 deadline_bound_percent = 92.5
+idle_poll = "realtime"
 
 [dora]
 exe = "dora*"
@@ -355,6 +357,7 @@ cpus = "1-2"
         assert_eq!(s.housekeeping, Some(CpuSpec::List(CpuSet::from_cpus(&[0]))));
         assert_eq!(s.realtime, Some(CpuSpec::List(CpuSet::from_cpus(&[1, 2, 3]))));
         assert_eq!(s.deadline_bound_ppm, 925_000);
+        assert_eq!(s.idle_poll, Some(CpuSpec::Realtime));
         assert_eq!(s.dora_exe, "dora*");
         assert_eq!((s.default.class, s.default.nice), (Class::Batch, Some(5)));
         assert_eq!(s.rules.len(), 2);
@@ -423,6 +426,10 @@ cpus = "1-2"
         assert_eq!((e.kind, e.field.as_str()), (ErrorKind::BadValue, "threads"));
         let e = rule("class = 3");
         assert_eq!((e.kind, e.field.as_str()), (ErrorKind::BadValue, "class"));
+        let e = first_error("name = \"x\"\n[cpus]\nidle_poll = \"sometimes\"\n");
+        assert_eq!((e.kind, e.field.as_str()), (ErrorKind::BadValue, "cpus.idle_poll"));
+        let e = first_error("name = \"x\"\n[cpus]\nidle_poll = true\n");
+        assert_eq!((e.kind, e.field.as_str()), (ErrorKind::BadValue, "cpus.idle_poll"));
         let e = first_error("name = \"x\"\n[cpus]\ndeadline_bound_percent = \"95%\"\n");
         assert_eq!((e.kind, e.field.as_str()), (ErrorKind::BadValue, "cpus.deadline_bound_percent"));
         let e = first_error("name = \"x\"\ncpus = 3\n");

@@ -78,6 +78,22 @@ pub fn validate(spec: &ProfileSpec, ncpus: u32) -> Result<Profile, Vec<ProfileEr
     }
 
     let (housekeeping, realtime) = partition(&mut ck, spec);
+    let idle_poll = match spec.idle_poll {
+        None => CpuSet::new(),
+        Some(CpuSpec::List(s)) => ck.on_machine(s, &top, "cpus.idle_poll"),
+        Some(CpuSpec::Housekeeping) => housekeeping,
+        Some(CpuSpec::Realtime) => realtime,
+        Some(CpuSpec::All) => ck.machine,
+        Some(CpuSpec::Rest) => {
+            ck.error(
+                ErrorKind::BadValue,
+                &top,
+                "cpus.idle_poll",
+                "`rest` only applies to cpus.realtime; use \"realtime\", \"housekeeping\", \"all\" or a list".into(),
+            );
+            CpuSet::new()
+        }
+    };
 
     let default = check_rule(&mut ck, &spec.default, Location::Default, housekeeping, realtime, bound);
     let mut rules = Vec::new();
@@ -134,6 +150,7 @@ pub fn validate(spec: &ProfileSpec, ncpus: u32) -> Result<Profile, Vec<ProfileEr
         housekeeping,
         realtime,
         deadline_bound_ppm: bound as u32,
+        idle_poll,
         dora_exe: spec.dora_exe.clone(),
         default_policy: default.policy,
         default_cpus: default.cpus,

@@ -490,3 +490,21 @@ fn every_error_is_reported() {
         [ErrorKind::PartitionOverlap, ErrorKind::NotForClass, ErrorKind::PriorityRange, ErrorKind::RuntimeAboveDeadline, ErrorKind::ReservationTooLarge]
     );
 }
+
+#[test]
+fn idle_poll_cpus() {
+    let p = validate(&base(), 4).unwrap();
+    assert!(p.idle_poll.is_empty(), "no idle_poll: every CPU halts when idle");
+    let mut s = base();
+    s.idle_poll = Some(CpuSpec::Realtime);
+    assert_eq!(validate(&s, 4).unwrap().idle_poll, CpuSet::from_cpus(&[1, 2, 3]));
+    s.idle_poll = Some(CpuSpec::All);
+    assert_eq!(validate(&s, 2).unwrap().idle_poll, CpuSet::from_cpus(&[0, 1]));
+    s.idle_poll = Some(CpuSpec::parse("1,3").unwrap());
+    assert_eq!(validate(&s, 4).unwrap().idle_poll, CpuSet::from_cpus(&[1, 3]));
+    let e = only(&s, 3);
+    assert_err(&e, ErrorKind::CpuOutsideMachine, Location::Profile, "cpus.idle_poll");
+    s.idle_poll = Some(CpuSpec::Rest);
+    let e = only(&s, 4);
+    assert_err(&e, ErrorKind::BadValue, Location::Profile, "cpus.idle_poll");
+}

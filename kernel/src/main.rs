@@ -37,8 +37,14 @@ fn kernel_main(boot: &'static BootInfo) {
     if let Some(kind) = cmd.get("crashtest") {
         rtos::panic::crash_test(kind);
     }
+    if cmd.get("idle") == Some("poll") {
+        rtos::sched::core::set_idle_poll(u64::MAX);
+    }
     if cmd.has("irqsoff") {
         rtos::sync::irqsoff::enable();
+    }
+    if cmd.get("print-fatal-signals").is_some_and(|v| v != "0") {
+        linux_abi::signal::deliver::print_fatal_signals(true);
     }
     if cmd.has("strace") {
         linux_abi::syscall::trace::enable(None);

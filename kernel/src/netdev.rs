@@ -97,7 +97,7 @@ pub fn init(boot: &BootInfo, cmd: &Cmdline) {
         log::error!("net: cannot place the BARs of {}: {e:?}", info.bdf);
         return;
     }
-    let Some(vector) = rtos::irq::alloc_vector(interrupt) else {
+    let Some(vector) = rtos::irq::alloc_vector(interrupt, "virtio-net") else {
         log::error!("net: no free interrupt vector");
         return;
     };

@@ -69,7 +69,7 @@ fn test(boot: &BootInfo) -> Result<(), String> {
     let placed = assign_bars(boot, &cfg, &func).map_err(|e| format!("cannot place the BARs of {}: {e:?}", info.bdf))?;
     log::info!("nettest: {} {:04x}:{:04x}, {placed} BAR(s) assigned: {:x?}", info.bdf, info.vendor_id, info.device_id, func.bars());
 
-    let vector = rtos::irq::alloc_vector(net_interrupt).ok_or("no free interrupt vector")?;
+    let vector = rtos::irq::alloc_vector(net_interrupt, "virtio-net").ok_or("no free interrupt vector")?;
     let boot_cpu = rtos::percpu::get(0).map_or(rtos::percpu::this().apic_id, |c| c.apic_id);
     let (address, data) = rtos::irq::msi_message(boot_cpu, vector);
     let msg = MsiMessage { address, data };

@@ -68,6 +68,10 @@ pub fn load() {
             *PLACED.lock() = alloc::vec![0; p.rules.len()];
             // Kernel threads (network, signals, statistics) stay on the housekeeping CPUs.
             rtos::sched::thread::set_kernel_affinity(p.housekeeping.words()[0] & machine_mask());
+            if !p.idle_poll.is_empty() {
+                // These CPUs spin for work when idle: no halt, no wake-up interrupt to wait for.
+                rtos::sched::core::set_idle_poll(p.idle_poll.words()[0] & machine_mask());
+            }
             PROFILE.call_once(|| p);
             schedcap::set_profile_active(true);
         }

@@ -40,7 +40,7 @@ pub fn emergency_write(s: &str) {
 /// Routes received bytes to `hook` and enables the receive interrupt on `cpu_apic_id`.
 pub fn set_input_hook(hook: InputHook, cpu_apic_id: u32) {
     INPUT_HOOK.store(hook as usize, Ordering::Release);
-    crate::irq::route_isa(COM_IRQS[0], crate::irq::COM1_VECTOR, cpu_apic_id, rx_interrupt);
+    crate::irq::route_isa(COM_IRQS[0], crate::irq::COM1_VECTOR, cpu_apic_id, rx_interrupt, "ttyS0");
     UART.lock().set_rx_interrupt(true);
 }
 

@@ -47,6 +47,8 @@ pub struct PerCpu {
     pub(crate) tables: CpuTables,
     /// Interrupts handled (for /proc/stat and /proc/interrupts).
     pub irq_count: AtomicU64,
+    /// Interrupts taken per vector (`/proc/interrupts`).
+    pub(crate) vec_count: [AtomicU64; 256],
     /// Nanoseconds spent idle.
     pub idle_ns: AtomicU64,
     pub(crate) idle_since: AtomicU64,
@@ -85,6 +87,7 @@ pub fn init_cpu(id: u32, apic_id: u32, idle: Arc<Thread>) -> &'static PerCpu {
         tlb_done: AtomicU64::new(0),
         tables: CpuTables::new(ist(()), ist(())),
         irq_count: AtomicU64::new(0),
+        vec_count: [const { AtomicU64::new(0) }; 256],
         idle_ns: AtomicU64::new(0),
         idle_since: AtomicU64::new(0),
         nofault: AtomicBool::new(false),
@@ -146,11 +149,33 @@ impl PerCpu {
     }
 }
 
-/// Marks entry into an interrupt handler.
-pub fn irq_enter() {
+/// Marks entry into the handler of interrupt `vector`.
+pub fn irq_enter(vector: usize) {
     let c = this();
     c.irq_depth.fetch_add(1, Ordering::Relaxed);
     c.irq_count.fetch_add(1, Ordering::Relaxed);
+    if let Some(n) = c.vec_count.get(vector) {
+        n.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl PerCpu {
+    /// Nanoseconds this CPU has spent in its idle thread since boot, the current idle
+    /// period included (never counted twice; may lag by a switch in progress).
+    pub fn idle_time_ns(&self) -> u64 {
+        let total = self.idle_ns.load(Ordering::Acquire);
+        if self.idle.load(Ordering::Acquire) {
+            let since = self.idle_since.load(Ordering::Relaxed);
+            total + crate::time::now_ns().saturating_sub(since)
+        } else {
+            total
+        }
+    }
+
+    /// How many interrupts of `vector` this CPU has taken since boot.
+    pub fn vector_count(&self, vector: u8) -> u64 {
+        self.vec_count[vector as usize].load(Ordering::Relaxed)
+    }
 }
 
 /// Marks the end of an interrupt handler.

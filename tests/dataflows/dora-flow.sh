@@ -34,7 +34,13 @@
 #                 and `----- END latency-raw.csv -----` (with `# key: value` lines saying the
 #                 machine), so a host can take it from a console; with the report tool
 #                 (latency-report on PATH or next to the dataflow) also the report, verified
-#                 against the raw samples.
+#                 against the raw samples. Options from the environment (issue 7's
+#                 comparisons; tools/report/make-report.sh --rt): LAT_LOAD="CMD ARGS"
+#                 runs CMD in the background from before `dora start` until the dataflow
+#                 ends (e.g. axle-load hogs on every CPU); LAT_DAEMON_RT=PRIO makes the
+#                 daemon's main thread SCHED_FIFO PRIO after `dora up` with axle-chrt (what
+#                 Dora's own `--rt` does in later versions: main thread only, FIFO 50).
+#                 Both are recorded in the raw CSV's `# key: value` lines.
 #
 # Defaults: Dora is $DORA, else `dora` next to this script, else `dora` on PATH; the
 # dataflows are the directory of this script if it holds rust-dataflow/, else
@@ -448,14 +454,49 @@ step_profiled() {
   cleanup_dora
 }
 
+# tool NAME: a helper program on PATH, else next to this script or the dataflows.
+tool() {
+  for t in "$(command -v "$1" 2>/dev/null)" "$HERE/$1" "$DATAFLOWS/$1"; do
+    [ -n "$t" ] && [ -x "$t" ] && { echo "$t"; return 0; }
+  done
+  return 1
+}
+
 step_latency() {
   name=latency
   prepare "$name" rs-latency || return
   up "$name" || { cleanup_dora; return; }
+  if [ -n "${LAT_DAEMON_RT:-}" ]; then
+    chrt=$(tool axle-chrt) || { fail "$name-daemon-rt" "LAT_DAEMON_RT is set but there is no axle-chrt"; cleanup_dora; return; }
+    daemon=$(pid_of dora daemon)
+    if [ -n "$daemon" ] && "$chrt" -f "$LAT_DAEMON_RT" -p "$daemon" >chrt.log 2>&1; then
+      ok "$name-daemon-rt"; sed 's/^/    /' chrt.log
+    else
+      fail "$name-daemon-rt" "cannot make the daemon (pid '$daemon') SCHED_FIFO $LAT_DAEMON_RT"; show chrt.log
+    fi
+  fi
+  load_pid=
+  if [ -n "${LAT_LOAD:-}" ]; then
+    set -- $LAT_LOAD
+    cmd=$(tool "$1") || cmd=$1
+    shift
+    "$cmd" "$@" >load.log 2>&1 &
+    load_pid=$!
+    sleep 1
+    if kill -0 "$load_pid" 2>/dev/null; then
+      ok "$name-load"; say "background load: $LAT_LOAD (pid $load_pid)"
+    else
+      fail "$name-load" "the load ($LAT_LOAD) did not start"; show load.log; load_pid=
+    fi
+  fi
   if run_dora start.log "$T" start dataflow.yml --attach --name rs-latency; then
     ok "$name-start-attach"
   else
     fail "$name-start-attach" "dora start --attach exited with status $?"; show start.log 40
+  fi
+  if [ -n "$load_pid" ]; then
+    kill "$load_pid" 2>/dev/null; wait "$load_pid" 2>/dev/null
+    tail -n 3 load.log | sed 's/^/    load: /'
   fi
   node_log "$name" sink '^rs-latency sink: all [0-9]* messages received$' sink
   grep -h '^rs-latency sink: ' out/*/log_sink.txt 2>/dev/null | sed 's/^/    /'
@@ -469,6 +510,11 @@ step_latency() {
   {
     echo "# system: $(uname -sr 2>/dev/null)"
     echo "# machine: $(uname -m 2>/dev/null); $(grep -c '^processor' /proc/cpuinfo 2>/dev/null || echo '?') CPUs"
+    echo "# load: ${LAT_LOAD:-none}"
+    if [ -n "${LAT_DAEMON_RT:-}" ]; then echo "# daemon_rt: SCHED_FIFO $LAT_DAEMON_RT on the daemon's main thread"
+    else echo "# daemon_rt: none"; fi
+    prof=$(sed -n 's/^profile `\([^`]*\)`.*/\1/p' /proc/axle/profile 2>/dev/null | head -n 1)
+    echo "# axle_profile: ${prof:-none}"
     cat latency-raw.csv
   } >latency-raw.labelled.csv
   ok "$name-csv"

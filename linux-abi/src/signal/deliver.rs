@@ -40,12 +40,26 @@ fn restart_decision(frame: &mut TrapFrame, handler: Option<&SigAction>) {
     }
 }
 
+static PRINT_FATAL: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Prints a console line for every process a signal kills (`print-fatal-signals=1` on the
+/// kernel command line, as on Linux).
+pub fn print_fatal_signals(on: bool) {
+    PRINT_FATAL.store(on, Ordering::Relaxed);
+}
+
 /// Begins ending every thread of `p` (exit_group, fatal signal).
 pub fn start_group_exit(p: &Arc<Process>, status: ExitStatus) {
     let tasks = {
         let mut s = p.state.lock();
         if s.group_exit.is_none() {
             s.group_exit = Some(status);
+            if let ExitStatus::Signaled(sig, _) = status {
+                if PRINT_FATAL.load(Ordering::Relaxed) {
+                    let exe = p.exe.lock().clone();
+                    rtos::console::write_text(&alloc::format!("axle: pid {} ({exe}) killed by signal {sig}\n", p.pid));
+                }
+            }
         }
         s.stopped = false;
         p.stopped_flag.store(false, Ordering::Release);
@@ -213,6 +227,7 @@ pub fn return_to_user(frame: &mut TrapFrame) {
 /// A user fault the kernel could not fix becomes a synchronous signal for the thread.
 pub fn user_fault(frame: &mut TrapFrame, fault: rtos::arch::x86_64::trap::UserFault) {
     let Some(task) = process::try_current_task() else { return };
+    let mut why: Option<rtos::mm::addrspace::FaultError> = None;
     let (sig, code, addr) = match fault.vector {
         0 => (SIGFPE, FPE_INTDIV, frame.rip),
         1 | 3 => (SIGTRAP, TRAP_BRKPT, frame.rip),
@@ -229,6 +244,19 @@ pub fn user_fault(frame: &mut TrapFrame, fault: rtos::arch::x86_64::trap::UserFa
             } else {
                 Some(FaultError::Unmapped)
             };
+            why = cause;
+            if cause == Some(FaultError::NoMemory) {
+                // No page for a valid access: as Linux's out-of-memory killer would, the
+                // process dies of SIGKILL, and the console says why (Axle picks the
+                // faulting process rather than the largest one).
+                let exe = task.process.exe.lock().clone();
+                rtos::console::write_text(&alloc::format!(
+                    "axle: out of memory: killed pid {} ({exe}) at a page fault at {:#x}\n",
+                    task.process.pid, fault.address
+                ));
+                start_group_exit(&task.process, ExitStatus::Signaled(SIGKILL, false));
+                return;
+            }
             match cause {
                 Some(FaultError::Bus) => (SIGBUS, BUS_ADRERR, fault.address),
                 Some(FaultError::Access) => (SIGSEGV, SEGV_ACCERR, fault.address),
@@ -237,7 +265,14 @@ pub fn user_fault(frame: &mut TrapFrame, fault: rtos::arch::x86_64::trap::UserFa
         }
         _ => (SIGSEGV, SI_KERNEL, 0),
     };
-    log::debug!("pid {} tid {}: {} at {:#x} (rip {:#x}) -> signal {sig}", task.process.pid, task.tid(), rtos::arch::x86_64::trap::EXCEPTION_NAMES.get(fault.vector as usize).unwrap_or(&"?"), addr, frame.rip);
+    let what = rtos::arch::x86_64::trap::EXCEPTION_NAMES.get(fault.vector as usize).unwrap_or(&"?");
+    if PRINT_FATAL.load(Ordering::Relaxed) {
+        rtos::console::write_text(&alloc::format!(
+            "axle: pid {} tid {}: {what} at {addr:#x} (rip {:#x}, rsp {:#x}, error code {:#x}, {why:?}) -> signal {sig}\n",
+            task.process.pid, task.tid(), frame.rip, frame.rsp, fault.error_code
+        ));
+    }
+    log::debug!("pid {} tid {}: {what} at {:#x} (rip {:#x}) -> signal {sig}", task.process.pid, task.tid(), addr, frame.rip);
     // A blocked or ignored synchronous signal cannot be delivered: Linux kills the process.
     let act = task.sighand().get(sig);
     let blocked = task.sig.lock().mask.has(sig);

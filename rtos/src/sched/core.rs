@@ -279,6 +279,21 @@ fn resched_cpu(cpu: &PerCpu) {
 /// no interrupt, which is most of a cross-CPU wake-up's latency (Linux's haltpoll idea).
 const IDLE_POLL_NS: u64 = 50_000;
 
+/// CPUs whose idle loop never halts (`idle=poll` on the command line, or the dataflow
+/// profile's `realtime_idle = "poll"`): a wake-up there never waits for an interrupt or
+/// for the CPU to leave a halted state, at the price of a CPU that always spins.
+static IDLE_POLL_FOREVER: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Makes the CPUs in `mask` poll instead of halting when idle (added to those already).
+pub fn set_idle_poll(mask: u64) {
+    IDLE_POLL_FOREVER.fetch_or(mask, Ordering::Relaxed);
+}
+
+/// The CPUs whose idle loop polls forever.
+pub fn idle_poll_mask() -> u64 {
+    IDLE_POLL_FOREVER.load(Ordering::Relaxed)
+}
+
 /// Polls `need_resched` for up to `IDLE_POLL_NS`; true if work arrived.
 fn idle_poll(cpu: &PerCpu) -> bool {
     let end = now_ns() + IDLE_POLL_NS;
@@ -451,12 +466,17 @@ fn schedule_locked(cpu: &'static PerCpu) {
     next.cpu.store(cpu.id, Ordering::Relaxed);
     rq.current = next.clone();
     cpu.current.store(Arc::as_ptr(&next) as *mut Thread, Ordering::Relaxed);
-    let was_idle = cpu.idle.swap(ns.is_idle_thread, Ordering::Relaxed);
+    // Ordered for `PerCpu::idle_time_ns` on other CPUs: the flag drops before the period
+    // is added, and the period starts before the flag rises (no double count, no stale
+    // start).
+    let was_idle = cpu.idle.load(Ordering::Relaxed);
     if was_idle && !ns.is_idle_thread {
+        cpu.idle.store(false, Ordering::Release);
         let since = cpu.idle_since.load(Ordering::Relaxed);
-        cpu.idle_ns.fetch_add(now.saturating_sub(since), Ordering::Relaxed);
+        cpu.idle_ns.fetch_add(now.saturating_sub(since), Ordering::Release);
     } else if !was_idle && ns.is_idle_thread {
         cpu.idle_since.store(now, Ordering::Relaxed);
+        cpu.idle.store(true, Ordering::Release);
     }
     set_slice(cpu, rq, &next, now);
     timer::program(cpu);
@@ -912,7 +932,7 @@ pub fn idle_loop() -> ! {
         irq_flags::enable();
         let woke = idle_poll(cpu);
         irq_flags::disable();
-        if woke {
+        if woke || IDLE_POLL_FOREVER.load(Ordering::Relaxed) & (1u64 << (cpu.id & 63)) != 0 {
             continue;
         }
         cpu::enable_interrupts_and_halt();

@@ -106,9 +106,14 @@ struct SchedParam {
 
 /// `sched_setscheduler(0, policy, {priority})` for the calling thread.
 pub fn set_scheduler(policy: i32, priority: i32) -> io::Result<()> {
+    set_scheduler_of(0, policy, priority)
+}
+
+/// `sched_setscheduler(tid, policy, {priority})` for thread `tid` (0: the caller).
+pub fn set_scheduler_of(tid: i32, policy: i32, priority: i32) -> io::Result<()> {
     let param = SchedParam { sched_priority: priority };
     // SAFETY: `param` is a valid sched_param for the duration of the call.
-    check(unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, policy, &param as *const SchedParam) }).map(|_| ())
+    check(unsafe { libc::syscall(libc::SYS_sched_setscheduler, tid, policy, &param as *const SchedParam) }).map(|_| ())
 }
 
 /// The calling thread's (policy, priority) from `sched_getscheduler` and `sched_getparam`.

@@ -1,17 +1,9 @@
 //! CPU information and statistics for /proc: `cpuinfo` from CPUID, per-CPU idle/busy time
 //! for `stat` and `uptime`, and the load average of `loadavg`.
 //!
-//! Idle time. Each CPU's `idle_ns` counter is brought up to date only when the CPU leaves
-//! its idle thread, so for a CPU that is idle right now it lags by the current idle period
-//! (without a periodic tick that can be seconds). The idle thread's own CPU time is exact
-//! while the CPU idles but also counts the current busy period when it does not (the idle
-//! thread stays "running" while switched out). So: a CPU known to be busy (the reader's own
-//! CPU, or one where a user thread is running) reports `idle_ns`; any other reports the
-//! larger of the two. The idle threads are found once at boot by a timer callback on each
-//! CPU, which runs in interrupt context on top of the idle thread when the CPU is idle.
-//! (A CPU running a kernel thread is taken for idle; the reported idle and busy times are
-//! kept from going backwards.) An `rtos` accessor giving a CPU's idle time including the
-//! current idle period would replace all this.
+//! Idle time is each CPU's time in its idle thread (`PerCpu::idle_time_ns`, the current
+//! idle period included); busy time is the rest of the time since boot. Neither ever goes
+//! backwards between two reads.
 //!
 //! Load average: a kernel thread samples the number of runnable user threads every 5 s
 //! and folds it into Linux's fixed-point exponentially damped 1/5/15-minute averages
@@ -19,7 +11,6 @@
 //! them apart from interruptible ones).
 
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::arch::x86_64::{CpuidResult, __cpuid, __cpuid_count};
 use core::fmt::Write;
@@ -27,7 +18,6 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use rtos::percpu::{self, PerCpu, MAX_CPUS};
 use rtos::sched::thread::{State, Thread};
-use rtos::sync::SpinLock;
 
 /// Clock ticks per second as user space sees them (`USER_HZ`).
 pub const USER_HZ: u64 = 100;
@@ -45,93 +35,18 @@ pub fn online_mask() -> u64 {
 // ---------------------------------------------------------------------------------------
 // Idle time
 
-static IDLE_THREADS: SpinLock<[Option<Arc<Thread>>; MAX_CPUS]> = SpinLock::new([const { None }; MAX_CPUS]);
 /// The last idle and busy times reported per CPU: neither ever goes backwards, even when
-/// an estimate was off (their sum may then exceed the elapsed time a little).
+/// a read raced with a switch (their sum may then exceed the elapsed time a little).
 static LAST_IDLE: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
 static LAST_BUSY: [AtomicU64; MAX_CPUS] = [const { AtomicU64::new(0) }; MAX_CPUS];
-
-/// Attempts at catching a CPU idle, 1 ms apart (10 s), before giving up on it.
-const CAPTURE_TRIES: u64 = 10_000;
-
-/// Timer callback (interrupt context) on CPU `arg & 0xff`, attempt `arg >> 8`: records
-/// the CPU's idle thread if that is the thread interrupted, else tries again 1 ms later.
-fn capture_idle(arg: u64) {
-    let (cpu, tries) = (arg & 0xff, arg >> 8);
-    let here = u64::from(percpu::this().id);
-    if here != cpu {
-        return;
-    }
-    let cur = rtos::sched::core::current_arc();
-    if !cur.is_user() && cur.name().as_str() == "idle" && u64::from(cur.cpu()) == cpu {
-        let mut t = IDLE_THREADS.lock();
-        if t[cpu as usize].is_none() {
-            t[cpu as usize] = Some(cur);
-        }
-    } else if tries < CAPTURE_TRIES {
-        let next = rtos::time::now_ns() + 1_000_000;
-        rtos::time::timer::add(next, rtos::time::timer::TimerAction::Call(capture_idle, cpu | ((tries + 1) << 8)));
-    }
-}
-
-/// Finds every CPU's idle thread: moves the calling kernel thread to each CPU in turn
-/// and arms a timer there, which keeps trying until it fires while the CPU idles. A CPU
-/// that never idles keeps `idle_ns` alone as its idle time.
-fn find_idle_threads() {
-    let me = rtos::sched::core::current_arc();
-    let mut armed = 0u64;
-    for _round in 0..10 {
-        for c in percpu::all() {
-            if armed & (1 << c.id) != 0 {
-                continue;
-            }
-            let _ = rtos::sched::core::set_params(&me, None, Some(1u64 << c.id));
-            rtos::sched::core::yield_now();
-            if percpu::this().id == c.id {
-                let next = rtos::time::now_ns() + 1_000_000;
-                rtos::time::timer::add(next, rtos::time::timer::TimerAction::Call(capture_idle, u64::from(c.id)));
-                armed |= 1 << c.id;
-            }
-        }
-        if armed == online_mask() {
-            break;
-        }
-        let _ = rtos::sync::sleep_until(rtos::time::now_ns() + 10_000_000, false);
-    }
-    let _ = rtos::sched::core::set_params(&me, None, Some(rtos::sched::thread::kernel_affinity()));
-    rtos::sched::core::yield_now();
-}
-
-/// CPUs where a user thread is running now.
-fn busy_cpus() -> u64 {
-    let mut m = 0u64;
-    for p in crate::process::all_processes() {
-        for t in p.tasks() {
-            if let Some(th) = t.thread() {
-                if th.state() == State::Running && th.cpu() < 64 {
-                    m |= 1 << th.cpu();
-                }
-            }
-        }
-    }
-    m
-}
 
 /// Idle and busy nanoseconds of every online CPU, by CPU id.
 pub fn cpu_times() -> Vec<(u32, u64, u64)> {
     let now = rtos::time::now_ns();
-    let busy_mask = busy_cpus() | (1u64 << percpu::this().id);
-    let idle_threads: Vec<Option<Arc<Thread>>> = IDLE_THREADS.lock().iter().cloned().collect();
     percpu::all()
         .map(|c: &PerCpu| {
             let id = c.id as usize;
-            let mut idle = c.idle_ns.load(Ordering::Relaxed);
-            if busy_mask & (1 << id) == 0 {
-                if let Some(t) = &idle_threads[id] {
-                    idle = idle.max(t.cpu_time_ns());
-                }
-            }
-            let idle = idle.min(now);
+            let idle = c.idle_time_ns().min(now);
             let idle = idle.max(LAST_IDLE[id].fetch_max(idle, Ordering::Relaxed)).min(now);
             let busy = (now - idle).max(LAST_BUSY[id].fetch_max(now - idle, Ordering::Relaxed));
             (c.id, idle, busy)
@@ -190,9 +105,8 @@ pub fn loadavg_text() -> String {
     s
 }
 
-/// The sampler thread: finds the idle threads, then samples the load every 5 s.
+/// The sampler thread: samples the load every 5 s.
 fn sampler() {
-    find_idle_threads();
     let mut next = rtos::time::now_ns() + SAMPLE_NS;
     loop {
         let _ = rtos::sync::sleep_until(next, false);

@@ -222,6 +222,46 @@ fn stat() -> String {
     s
 }
 
+/// `/proc/interrupts` in Linux's layout: one column per online CPU; device interrupts by
+/// number (the ISA IRQ for I/O APIC lines, the vector for MSI), then the local APIC's
+/// own: `LOC` (timer; Axle has no periodic tick, so a CPU's LOC grows only when one of its
+/// one-shot timers fires), `RES` (rescheduling IPIs), `TLB` (shootdown IPIs).
+fn interrupts() -> String {
+    use rtos::arch::x86_64::apic;
+    use rtos::irq::VectorKind;
+    let cpus: Vec<&rtos::percpu::PerCpu> = rtos::percpu::all().collect();
+    let mut s = String::from("    ");
+    for c in &cpus {
+        let _ = write!(s, "       CPU{:<4}", c.id);
+    }
+    s.push('\n');
+    let counts = |s: &mut String, v: u8| {
+        for c in &cpus {
+            let _ = write!(s, " {:>10}", c.vector_count(v));
+        }
+    };
+    for (v, kind, name) in rtos::irq::device_vectors() {
+        let (num, chip) = match kind {
+            VectorKind::IoApic(irq) => (u32::from(irq), alloc::format!("IO-APIC {irq:>4}-edge")),
+            VectorKind::Msi => (u32::from(v), String::from("PCI-MSI      edge")),
+        };
+        let _ = write!(s, "{num:>3}:");
+        counts(&mut s, v);
+        let _ = writeln!(s, "   {chip}      {name}");
+    }
+    for (label, v, what) in [
+        ("LOC", apic::TIMER_VECTOR, "Local timer interrupts"),
+        ("RES", apic::RESCHED_VECTOR, "Rescheduling interrupts"),
+        ("TLB", apic::TLB_VECTOR, "TLB shootdowns"),
+    ] {
+        let _ = write!(s, "{label}:");
+        counts(&mut s, v);
+        let _ = writeln!(s, "   {what}");
+    }
+    s.push_str("ERR:          0\n");
+    s
+}
+
 fn centi(ns: u64) -> String {
     let cs = ns / 10_000_000;
     format!("{}.{:02}", cs / 100, cs % 100)
@@ -268,6 +308,7 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         ("stat", f(4, stat)),
         ("uptime", f(5, uptime)),
         ("loadavg", f(6, loadavg)),
+        ("interrupts", f(11, interrupts)),
         ("filesystems", node::text(FS, 7, Errno::EIO, FILESYSTEMS)),
         ("version", f(8, version)),
         ("swaps", node::text(FS, 9, Errno::EIO, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),

@@ -111,7 +111,7 @@ pub(super) extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
             }
         }
         _ => {
-            crate::percpu::irq_enter();
+            crate::percpu::irq_enter(vector);
             let h = HANDLERS[vector].load(Ordering::Acquire);
             if h != 0 {
                 // SAFETY: only `set_handler` stores into HANDLERS, always a valid IrqHandler.

@@ -12,7 +12,11 @@
 //!   to SCHED_OTHER is always allowed;
 //! - `deadline_rule_limit`: of two threads named `dl-*`, only the first gets the rule's
 //!   DEADLINE reservation (max_threads = 1); the second gets the default placement;
-//! - `counts`: /proc/axle/profile counts the threads each rule placed.
+//! - `counts`: /proc/axle/profile counts the threads each rule placed;
+//! - `idle_poll_takes_no_ipi`: the profile's `idle_poll = "realtime"` makes idle CPU 1 spin
+//!   for work: 50 futex wake-ups of a thread there, 2 ms apart (long past the 50 us that
+//!   every idle CPU polls before it halts), cost fewer than 10 rescheduling interrupts
+//!   (`RES` in /proc/interrupts); a halting CPU takes one per wake-up.
 //!
 //! On a kernel without this profile every check fails, by design: it is not a Linux test.
 
@@ -50,6 +54,7 @@ fn main() {
     s.check("capability_bounds", capability_bounds);
     s.check("deadline_rule_limit", deadline_rule_limit);
     s.check("counts", counts);
+    s.check("idle_poll_takes_no_ipi", idle_poll_takes_no_ipi);
     s.finish();
 }
 
@@ -178,5 +183,49 @@ fn counts() -> CheckResult {
     ensure_eq!(count("caps-main"), Some(1), "threads placed by caps-main (the main thread)");
     ensure_eq!(count("caps-rt"), Some(0), "caps-rt threads have ended");
     ensure_eq!(count("caps-dl"), Some(0), "caps-dl threads have ended");
+    Ok(())
+}
+
+/// CPU 1's count of rescheduling interrupts (`RES` in /proc/interrupts).
+fn res_count_cpu1() -> Result<u64, String> {
+    let text = read("/proc/interrupts")?;
+    let line = text.lines().find_map(|l| l.trim_start().strip_prefix("RES:")).ok_or("no RES line in /proc/interrupts")?;
+    let v: Vec<&str> = line.split_whitespace().collect();
+    v.get(1).and_then(|n| n.parse().ok()).ok_or_else(|| format!("RES line without a CPU 1 count: {line}"))
+}
+
+fn idle_poll_takes_no_ipi() -> CheckResult {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::Arc;
+    let p = read("/proc/axle/profile")?;
+    ensure!(p.contains("idle CPUs 1 poll for work"), "/proc/axle/profile does not say CPU 1 polls: {p}");
+    const ROUNDS: u32 = 50;
+    let word = Arc::new(AtomicU32::new(0));
+    let w = word.clone();
+    let sleeper = std::thread::spawn(move || -> CheckResult {
+        rename("rt-poll")?;
+        ensure_eq!(cpus_allowed()?, "1", "rt-poll placed on CPU 1");
+        let mut seen = 0;
+        while seen < ROUNDS {
+            let v = w.load(Ordering::Acquire);
+            if v == seen {
+                // SAFETY: the word lives as long as this thread (Arc); no timeout.
+                unsafe { syscall!(libc::SYS_futex, w.as_ptr(), libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG, seen, 0, 0, 0) };
+            } else {
+                seen = v;
+            }
+        }
+        Ok(())
+    });
+    std::thread::sleep(Duration::from_millis(20));
+    let before = res_count_cpu1()?;
+    for i in 1..=ROUNDS {
+        std::thread::sleep(Duration::from_millis(2));
+        word.store(i, Ordering::Release);
+        unsafe { syscall!(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1, 0, 0, 0) };
+    }
+    join(sleeper)??;
+    let ipis = res_count_cpu1()? - before;
+    ensure!(ipis < 10, "{ROUNDS} wake-ups of a thread on polling CPU 1 took {ipis} rescheduling interrupts");
     Ok(())
 }

@@ -1,0 +1,164 @@
+//! `interrupts` suite: `/proc/interrupts` and, with `--nohz`, Axle's tickless CPUs.
+//!
+//! Without arguments (host Linux and Axle):
+//! - `format`: a header with one `CPU<n>` column per online CPU, and a `LOC:` (local timer
+//!   interrupts) row with one count per CPU;
+//! - `loc_counts_timer_wakeups`: 200 sleeps of 1 ms on the last CPU raise that CPU's `LOC`
+//!   count by at least 150 (each wake-up needs a timer interrupt, tick or one-shot).
+//!
+//! With `--nohz` (Axle only; a Linux kernel without `nohz_full` ticks at CONFIG_HZ on every
+//! busy CPU, so this is not a Linux test):
+//! - `no_tick_under_one_rt_thread`: a SCHED_FIFO thread alone on the last CPU, busy for
+//!   500 ms without a system call that sleeps, takes at most 2 local timer interrupts there
+//!   (Axle has no periodic tick; the only timer that may fire is the real-time throttling
+//!   budget, 950 ms per 1 s);
+//! - `fair_threads_sharing_a_cpu_tick`: two SCHED_OTHER threads sharing the last CPU for
+//!   500 ms do take timer interrupts there (their time slices end), so the check above
+//!   does see a CPU's timer interrupts when there are any.
+
+use checks::{ensure, sys_ok, syscall, CheckResult, Suite};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let nohz = std::env::args().any(|a| a == "--nohz");
+    let mut s = Suite::new("interrupts");
+    if nohz {
+        s.check("no_tick_under_one_rt_thread", no_tick_under_one_rt_thread);
+        s.check("fair_threads_sharing_a_cpu_tick", fair_threads_sharing_a_cpu_tick);
+    } else {
+        s.check("format", format);
+        s.check("loc_counts_timer_wakeups", loc_counts_timer_wakeups);
+    }
+    s.finish();
+}
+
+fn online_cpus() -> usize {
+    // SAFETY: sysconf has no memory arguments.
+    unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize
+}
+
+/// The CPU numbers of the header and the `LOC:` counts, per column.
+fn read_loc() -> Result<(Vec<usize>, Vec<u64>), String> {
+    let text = std::fs::read_to_string("/proc/interrupts").map_err(|e| format!("/proc/interrupts: {e}"))?;
+    let mut lines = text.lines();
+    let header = lines.next().ok_or("/proc/interrupts is empty")?;
+    let cpus = header
+        .split_whitespace()
+        .map(|w| w.strip_prefix("CPU").and_then(|n| n.parse().ok()).ok_or_else(|| format!("bad header word `{w}`")))
+        .collect::<Result<Vec<usize>, String>>()?;
+    let loc = lines
+        .find_map(|l| l.trim_start().strip_prefix("LOC:"))
+        .ok_or("no `LOC:` line in /proc/interrupts")?;
+    let counts = loc
+        .split_whitespace()
+        .take(cpus.len())
+        .map(|w| w.parse::<u64>().map_err(|_| format!("LOC: `{w}` is not a count")))
+        .collect::<Result<Vec<u64>, String>>()?;
+    ensure!(counts.len() == cpus.len(), "LOC has {} counts for {} CPU columns", counts.len(), cpus.len());
+    Ok((cpus, counts))
+}
+
+/// The `LOC` count of CPU `cpu`.
+fn loc_of(cpu: usize) -> Result<u64, String> {
+    let (cpus, counts) = read_loc()?;
+    let i = cpus.iter().position(|&c| c == cpu).ok_or_else(|| format!("no column for CPU{cpu}"))?;
+    Ok(counts[i])
+}
+
+fn pin_to(cpu: usize) -> Result<(), String> {
+    // SAFETY: cpu_set_t is plain data.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: cpu is below CPU_SETSIZE.
+    unsafe { libc::CPU_SET(cpu, &mut set) };
+    sys_ok("sched_setaffinity", || unsafe {
+        syscall!(libc::SYS_sched_setaffinity, 0, std::mem::size_of::<libc::cpu_set_t>(), &raw const set)
+    })?;
+    Ok(())
+}
+
+fn set_policy(policy: i32, priority: i32) -> Result<(), String> {
+    let param: [libc::c_int; 1] = [priority]; // struct sched_param as the kernel reads it
+    sys_ok("sched_setscheduler", || unsafe { syscall!(libc::SYS_sched_setscheduler, 0, policy, &raw const param) })?;
+    Ok(())
+}
+
+fn format() -> CheckResult {
+    let (cpus, _) = read_loc()?;
+    ensure!(cpus.len() == online_cpus(), "{} CPU columns, {} CPUs online", cpus.len(), online_cpus());
+    ensure!(cpus.windows(2).all(|w| w[0] < w[1]), "CPU columns out of order: {cpus:?}");
+    Ok(())
+}
+
+/// Runs `f` in a new thread pinned to the last CPU; returns its result.
+fn on_last_cpu<T: Send + 'static>(f: impl FnOnce(usize) -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    let cpu = online_cpus() - 1;
+    std::thread::spawn(move || {
+        pin_to(cpu)?;
+        f(cpu)
+    })
+    .join()
+    .map_err(|_| String::from("the measuring thread panicked"))?
+}
+
+fn loc_counts_timer_wakeups() -> CheckResult {
+    let delta = on_last_cpu(|cpu| {
+        let before = loc_of(cpu)?;
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok(loc_of(cpu)? - before)
+    })?;
+    ensure!(delta >= 150, "200 sleeps of 1 ms took {delta} local timer interrupts on their CPU, expected >= 150");
+    Ok(())
+}
+
+/// Spins for `ms` milliseconds without sleeping.
+fn spin(ms: u64) {
+    let end = Instant::now() + Duration::from_millis(ms);
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+fn no_tick_under_one_rt_thread() -> CheckResult {
+    let delta = on_last_cpu(|cpu| {
+        set_policy(libc::SCHED_FIFO, 50)?;
+        // Let whatever ran on this CPU before settle (its timers fire now, not below).
+        spin(20);
+        let before = loc_of(cpu)?;
+        spin(500);
+        let after = loc_of(cpu)?;
+        set_policy(libc::SCHED_OTHER, 0)?;
+        Ok(after - before)
+    })?;
+    ensure!(delta <= 2, "a lone SCHED_FIFO thread took {delta} local timer interrupts in 500 ms, expected <= 2");
+    Ok(())
+}
+
+fn fair_threads_sharing_a_cpu_tick() -> CheckResult {
+    let cpu = online_cpus() - 1;
+    let stop = Arc::new(AtomicBool::new(false));
+    let other = {
+        let stop = stop.clone();
+        std::thread::spawn(move || -> Result<(), String> {
+            pin_to(cpu)?;
+            while !stop.load(Ordering::Relaxed) {
+                std::hint::spin_loop();
+            }
+            Ok(())
+        })
+    };
+    let delta = on_last_cpu(|cpu| {
+        std::thread::sleep(Duration::from_millis(20));
+        let before = loc_of(cpu)?;
+        spin(500);
+        Ok(loc_of(cpu)? - before)
+    });
+    stop.store(true, Ordering::Relaxed);
+    other.join().map_err(|_| String::from("the spinning thread panicked"))??;
+    let delta = delta?;
+    ensure!(delta >= 5, "two SCHED_OTHER threads sharing a CPU for 500 ms took only {delta} timer interrupts");
+    Ok(())
+}
