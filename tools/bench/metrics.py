@@ -30,6 +30,8 @@ CORE = [
     _m("page_fault", "ns", "pagefault", "first write to a page of fresh anonymous memory, per 4 KiB page"),
     _m("futex_wake_same_cpu", "us", "futex_same", "futex wake-to-run, both threads pinned to CPU 0 (one-way)"),
     _m("futex_wake_cross_cpu", "us", "futex_cross", "futex wake-to-run, threads pinned to CPUs 0 and 1 (one-way)"),
+    _m("futex_wake_cross_cpu_fifo", "us", "futex_cross_fifo",
+       "futex wake-to-run of a SCHED_FIFO 80 thread on CPU 1 woken from CPU 0 (one-way)"),
     _m("pipe_rtt", "us", "pipe", "1-byte round trip through two pipes between two threads"),
     _m("unix_rtt", "us", "unix", "1-byte round trip over a Unix stream socketpair"),
     _m("tcp_rtt", "us", "tcp_rtt", "1-byte round trip over TCP loopback, TCP_NODELAY"),

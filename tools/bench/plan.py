@@ -43,6 +43,7 @@ def core_plan(mode: Mode) -> list[str]:
         f"run pagefault {t} {AXBENCH} pagefault {ms}",
         f"run futex_same {t} {AXBENCH} futex --cpus same {ms}",
         f"run futex_cross {t} {AXBENCH} futex --cpus cross {ms}",
+        f"run futex_cross_fifo {t} {AXBENCH} futex --cpus cross --fifo 80 {ms}",
         f"run pipe {t} {AXBENCH} pipe {ms}",
         f"run unix {t} {AXBENCH} unix {ms}",
         f"run tcp_rtt {t} {AXBENCH} tcp_rtt {ms}",

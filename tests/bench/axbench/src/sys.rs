@@ -44,6 +44,18 @@ pub fn cpus() -> usize {
     (unsafe { libc::CPU_COUNT(&set) }) as usize
 }
 
+/// Makes the calling thread SCHED_FIFO at `priority` (raw `sched_setscheduler`: musl's
+/// wrapper returns ENOSYS by design).
+pub fn set_fifo(priority: i32) -> Result<(), String> {
+    let param: [libc::c_int; 1] = [priority];
+    // SAFETY: `param` is a valid struct sched_param for the duration of the call.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, libc::SCHED_FIFO, param.as_ptr()) };
+    if r != 0 {
+        return Err(os_err(&format!("sched_setscheduler(SCHED_FIFO, {priority})")));
+    }
+    Ok(())
+}
+
 /// Pins the calling thread to `cpu` (`sched_setaffinity(0, ...)`).
 pub fn pin_to(cpu: usize) -> Result<(), String> {
     // SAFETY: an all-zero cpu_set_t is valid.
