@@ -192,8 +192,9 @@ pub fn return_to_user(frame: &mut TrapFrame) {
                     continue;
                 }
                 DefaultAction::Terminate | DefaultAction::Core => {
-                    let core = default_action(sig) == DefaultAction::Core;
-                    start_group_exit(&task.process, ExitStatus::Signaled(sig, core));
+                    // Axle writes no core files, and Linux flags a status "core dumped"
+                    // (WCOREDUMP, CLD_DUMPED) only when a core file was written.
+                    start_group_exit(&task.process, ExitStatus::Signaled(sig, false));
                     continue;
                 }
             }
@@ -216,7 +217,7 @@ pub fn return_to_user(frame: &mut TrapFrame) {
         }
         if ok.is_err() {
             // The stack is unusable: the process dies of SIGSEGV, as on Linux.
-            start_group_exit(&task.process, ExitStatus::Signaled(SIGSEGV, true));
+            start_group_exit(&task.process, ExitStatus::Signaled(SIGSEGV, false));
             continue;
         }
         recalc(&task);

@@ -103,7 +103,7 @@ pub fn rt_sigreturn(frame: &mut TrapFrame) -> SysResult {
             Ok(frame.rax as usize)
         }
         Err(_) => {
-            deliver::start_group_exit(&task.process, crate::process::ExitStatus::Signaled(SIGSEGV, true));
+            deliver::start_group_exit(&task.process, crate::process::ExitStatus::Signaled(SIGSEGV, false));
             Ok(0)
         }
     }
