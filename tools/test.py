@@ -8,6 +8,7 @@ Stages, in order (each one runs even if an earlier one failed):
 1. unit   cargo-test        `cargo test -p CRATE...` for the host-testable crates
 2. unit   harness-selftest  `python3 -m unittest discover -s tests/harness`
 3. unit   tools-selftest    `python3 -m unittest discover -s tools/tests`
+   unit   linuxvm-selftest  `python3 -m unittest discover -s tools/linuxvm -p 'test_*.py'`
 4. build  kernel            `cargo build --release -p kernel --target x86_64-unknown-none`
 5. build  image             `python3 images/build_initramfs.py`
 6. the harness              `python3 tests/harness/run_tests.py HARNESS_ARGS`
@@ -96,6 +97,7 @@ def main(argv=None) -> int:
         ("unit", "cargo-test", [cargo, "test"] + [a for c in args.host_crates.split() for a in ("-p", c)]),
         ("unit", "harness-selftest", [py, "-m", "unittest", "discover", "-s", "tests/harness"]),
         ("unit", "tools-selftest", [py, "-m", "unittest", "discover", "-s", "tools/tests"]),
+        ("unit", "linuxvm-selftest", [py, "-m", "unittest", "discover", "-s", "tools/linuxvm", "-p", "test_*.py"]),
     ]
     if not args.host_only:
         stages += [

@@ -27,6 +27,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--timeout", type=float, metavar="SECS", default=0,
                    help="stop the run after SECS seconds from QEMU's start (exit 124); 0 = none (default)")
     p.add_argument("--result", type=Path, metavar="FILE.json", help="write the run's result as JSON")
+    p.add_argument("--net", choices=runner.NET_MODES, default="none",
+                   help="guest network: none (default) or user (QEMU user networking on a virtio-net-pci card, "
+                        "as tools/run-qemu: guest 10.0.2.15, gateway 10.0.2.2)")
+    p.add_argument("--fwd", action="append", default=[], metavar="PROTO:HOSTPORT[:GUESTPORT]",
+                   help="forward a host port (on 127.0.0.1) into the guest (repeatable; implies --net user)")
     p.add_argument("--kernel", type=Path, help=f"kernel image (default: the newest {vm.KERNEL_GLOB})")
     p.add_argument("--log", choices=runner.LOG_LEVELS, default=runner.DEFAULT_LOG,
                    help="kernel messages: error/warn = quiet loglevel=3 (default), info = loglevel=7, "
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         kernel = resolve_kernel(args.kernel)
         try:
-            base = image.ensure_base()
+            base = image.ensure_base(kernel=kernel)
         except (image.ImageError, newc.CpioError, OSError) as e:
             raise runner.RunError(f"cannot build the base initramfs: {e}") from None
         if args.probe_kvm:
@@ -101,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             kernel=kernel, initrd=base, smp=args.smp, mem=args.mem, accel=accel, log=args.log,
             append=args.append.strip(), argv=cmd_argv, add=args.add.resolve() if args.add else None,
             timeout_s=args.timeout or None, interactive=cmd_argv is None and runner.stdin_is_tty(), qemu=qemu,
-            qemu_args=args.qemu_arg, verbose=args.verbose,
+            qemu_args=args.qemu_arg, verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
         )
         if args.verbose:
             say(f"kernel: {kernel}; base initramfs: {base}")

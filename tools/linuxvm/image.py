@@ -35,7 +35,22 @@ MANIFEST = runner.REPO / "images" / "manifest.toml"
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
 
 # Bump when the layout written by write_base changes (it is part of the cache key).
-BASE_FORMAT = 1
+BASE_FORMAT = 2
+
+# The kernel modules `--net user` needs (Debian builds virtio and virtio_net as modules),
+# in load order; from /lib/modules/<the kernel's version>/, stored in the base archive
+# under MODULE_DIR and loaded by init.sh when the command line has `linuxvm.net=user`.
+NET_MODULES = (
+    "kernel/drivers/virtio/virtio_ring.ko",
+    "kernel/drivers/virtio/virtio.ko",
+    "kernel/drivers/virtio/virtio_pci_legacy_dev.ko",
+    "kernel/drivers/virtio/virtio_pci_modern_dev.ko",
+    "kernel/drivers/virtio/virtio_pci.ko",
+    "kernel/net/core/failover.ko",
+    "kernel/drivers/net/net_failover.ko",
+    "kernel/drivers/net/virtio_net.ko",
+)
+MODULE_DIR = "/lib/linuxvm-modules"
 
 # Applets the VM itself needs (init.sh) or that the brief promises; checked at build time.
 REQUIRED_APPLETS = ("sh", "mount", "mkdir", "ln", "hostname", "poweroff", "cat", "echo", "ls", "sleep", "ps")
@@ -187,6 +202,8 @@ class BaseSpec:
     init_script: bytes
     dirs: list[tuple[str, int]]  # (guest path, mode) from the manifest
     etc_files: dict[str, bytes]
+    # (guest path, host file) of the network modules, in load order (may be empty)
+    modules: list[tuple[str, Path]] = dataclasses.field(default_factory=list)
 
     def key(self) -> str:
         h = hashlib.sha256()
@@ -197,6 +214,8 @@ class BaseSpec:
         h.update(self.init_script)
         h.update(repr(sorted(self.dirs)).encode())
         h.update(repr(sorted(self.etc_files.items())).encode())
+        for guest, host in self.modules:
+            h.update(f"{guest} {runner.file_sha256(host)}\n".encode())
         return h.hexdigest()[:16]
 
 
@@ -210,7 +229,8 @@ def write_base(out, spec: BaseSpec) -> None:
     dirs: dict[str, int] = {}
     for path, mode in OWN_DIRS + list(spec.dirs):
         dirs[path.rstrip("/") or "/"] = mode  # the manifest's mode wins
-    extra = [p for p in spec.applets + list(spec.etc_files) + list(dirs) for p in _parents(p)]
+    extra = [p for p in spec.applets + list(spec.etc_files) + list(dirs) + [g for g, _ in spec.modules]
+             for p in _parents(p)]
     for p in extra:
         dirs.setdefault(p, 0o755)
     dirs.pop("/", None)
@@ -228,9 +248,27 @@ def write_base(out, spec: BaseSpec) -> None:
         w.add_bytes("/etc/linuxvm/init.sh", spec.init_script, mode=0o755)
         for path, text in sorted(spec.etc_files.items()):
             w.add_bytes(path, text, mode=0o644)
+        order = []
+        for guest, host in spec.modules:
+            w.add_file(guest, host, mode=0o644)
+            order.append(guest)
+        if order:
+            w.add_bytes(f"{MODULE_DIR}/order", ("\n".join(order) + "\n").encode(), mode=0o644)
 
 
-def default_spec(cache: Path | None = None) -> BaseSpec:
+def net_modules(kernel: Path | None) -> list[tuple[str, Path]]:
+    """The network modules of `kernel` (vmlinuz-<version>): (guest path, host file) in load
+    order; empty when the kernel's module tree lacks any of them."""
+    if kernel is None or not kernel.name.startswith("vmlinuz-"):
+        return []
+    root = Path("/lib/modules") / kernel.name[len("vmlinuz-"):]
+    found = [(f"{MODULE_DIR}/{Path(m).name}", root / m) for m in NET_MODULES]
+    if not all(host.is_file() for _, host in found):
+        return []
+    return found
+
+
+def default_spec(cache: Path | None = None, kernel: Path | None = None) -> BaseSpec:
     busybox = find_busybox()
     applets = busybox_applets(busybox)
     names = {p.rsplit("/", 1)[1] for p in applets}
@@ -239,13 +277,14 @@ def default_spec(cache: Path | None = None) -> BaseSpec:
         raise ImageError(f"{busybox} lacks the applets {', '.join(missing)}")
     dirs, etc = manifest_layout()
     return BaseSpec(busybox=busybox, applets=applets, helper=build_helper(cache), init_script=INIT_SCRIPT.read_bytes(),
-                    dirs=dirs, etc_files=etc)
+                    dirs=dirs, etc_files=etc, modules=net_modules(kernel))
 
 
-def ensure_base(cache: Path | None = None, spec: BaseSpec | None = None) -> Path:
-    """The cached base archive for the current inputs, built when missing."""
+def ensure_base(cache: Path | None = None, spec: BaseSpec | None = None, kernel: Path | None = None) -> Path:
+    """The cached base archive for the current inputs (with `kernel`'s network modules),
+    built when missing."""
     cache = cache or cache_root()
-    spec = spec or default_spec(cache)
+    spec = spec or default_spec(cache, kernel)
     out = cache / f"base-{spec.key()}.cpio"
     if out.is_file():
         return out

@@ -15,6 +15,22 @@ ln -s /proc/self/fd/0 /dev/stdin
 ln -s /proc/self/fd/1 /dev/stdout
 ln -s /proc/self/fd/2 /dev/stderr
 hostname -F /etc/hostname
+ip link set lo up 2>/dev/null
+# `run-linux --net user`: load the virtio network modules (Debian builds them as modules)
+# and configure eth0 as QEMU's user network expects (Axle's addresses: docs/networking.md).
+if grep -qw 'linuxvm.net=user' /proc/cmdline; then
+  if [ -r /lib/linuxvm-modules/order ]; then
+    while read -r m; do insmod "$m" || echo "insmod $m failed"; done < /lib/linuxvm-modules/order
+  fi
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ -e /sys/class/net/eth0 ]; then
+    ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0 && ip route add default via 10.0.2.2
+    echo "nameserver 10.0.2.3" > /etc/resolv.conf 2>/dev/null
+  else
+    echo "linuxvm: --net user: no eth0 (the virtio network modules did not load)" >&2
+  fi
+fi
 cd /
 # The command (/etc/axle/cmd, /etc/axle/env from the runner; without them a shell); the
 # helper writes `axle: exit N` / `axle: signal N` on the status channel.

@@ -127,6 +127,22 @@ class BaseImageTest(Tmp):
         for mem in m.values():
             self.assertEqual((mem.uid, mem.gid, mem.mtime), (0, 0, 0), mem.name)
 
+    def test_network_modules(self):
+        mods = []
+        for name in ("virtio_ring.ko", "virtio.ko"):
+            f = self.tmp / name
+            f.write_bytes(b"\x7fELF module " + name.encode())
+            mods.append((f"{image.MODULE_DIR}/{name}", f))
+        spec = self.fake_spec(modules=mods)
+        m = self.base(spec)
+        d = image.MODULE_DIR.lstrip("/")
+        self.assertEqual(m[f"{d}/virtio.ko"].data, b"\x7fELF module virtio.ko")
+        self.assertEqual(m[f"{d}/order"].data.decode().split(), [g for g, _ in mods])
+        self.assertNotEqual(spec.key(), self.fake_spec().key(), "the modules are part of the cache key")
+        self.assertNotIn(f"{d}/order", self.base(self.fake_spec()), "no modules, no order file")
+        self.assertEqual(image.net_modules(self.tmp / "vmlinuz-0.0.0-none"), [], "no module tree: no modules")
+        self.assertEqual(image.net_modules(None), [])
+
     def test_parents_come_first(self):
         buf = io.BytesIO()
         image.write_base(buf, self.fake_spec(applets=["/usr/bin/x", "/bin/sh"], dirs=[("/a/b/c", 0o700)]))
@@ -211,6 +227,8 @@ class CommandLineTest(Tmp):
         self.assertNotIn("quiet", self.cfg(log="info").cmdline())
         self.assertTrue(self.cfg(append="tsc=reliable").cmdline().endswith(" tsc=reliable"))
         self.assertNotIn("log=", self.cfg().cmdline().replace("loglevel=", ""))
+        self.assertNotIn("linuxvm.net", self.cfg().cmdline())
+        self.assertIn(" linuxvm.net=user", self.cfg(net="user").cmdline())
 
     def test_qemu_command_is_axles(self):
         cmd = runner.qemu_command(self.cfg(smp=4, mem="1G"), Path("/run.cpio"), Path("/s.sock"), False, Path("/q"))
@@ -234,6 +252,8 @@ class CommandLineTest(Tmp):
         self.assertEqual((a.smp, a.mem, a.accel, a.timeout, a.cmd), (4, "1G", "tcg", 9.0, ["/add/p", "--x"]))
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
             cli.parse_args(["--mem", "lots"])
+        a = cli.parse_args(["--net", "user", "--fwd", "tcp:8080", "/bin/true"])
+        self.assertEqual((a.net, a.fwd), ("user", ["tcp:8080"]))
 
 
 class HelperTest(Tmp):

@@ -58,6 +58,8 @@ class LinuxRunConfig(runner.RunConfig):
 
     def cmdline(self) -> str:
         words = [BASE_CMDLINE, LOG_CMDLINE.get(self.log, LOG_CMDLINE["warn"])]
+        if self.net == "user":
+            words.append("linuxvm.net=user")  # init.sh loads the network modules
         if self.append:
             words.append(self.append)
         return " ".join(words)
