@@ -121,10 +121,13 @@ impl PipeEnd {
         let r = self.pipe.rd_wq.wait(WaitOptions::INTERRUPTIBLE, || {
             let mut s = self.pipe.state.lock();
             if !s.data.is_empty() {
+                // Slice copies of the ring's two halves (this runs under the pipe's lock).
                 let n = buf.len().min(s.data.len());
-                for (d, b) in buf.iter_mut().zip(s.data.drain(..n)) {
-                    *d = b;
-                }
+                let (front, back) = s.data.as_slices();
+                let from_front = n.min(front.len());
+                buf[..from_front].copy_from_slice(&front[..from_front]);
+                buf[from_front..n].copy_from_slice(&back[..n - from_front]);
+                s.data.drain(..n);
                 return Some(Ok(n));
             }
             if s.writers == 0 {

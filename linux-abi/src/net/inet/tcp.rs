@@ -612,8 +612,17 @@ impl Socket for TcpSocket {
             let r = self.wq.wait(b.options(), || {
                 let mut d = conn.dir[side].lock();
                 if !d.data.is_empty() {
+                    // Two slice copies (the ring's two halves), not a byte-by-byte
+                    // iteration: this runs under the direction's lock.
                     let n = (max - acc.len()).min(d.data.len());
-                    let chunk: Vec<u8> = if peek { d.data.iter().take(n).copied().collect() } else { d.data.drain(..n).collect() };
+                    let mut chunk = Vec::with_capacity(n);
+                    let (front, back) = d.data.as_slices();
+                    let from_front = n.min(front.len());
+                    chunk.extend_from_slice(&front[..from_front]);
+                    chunk.extend_from_slice(&back[..n - from_front]);
+                    if !peek {
+                        d.data.drain(..n);
+                    }
                     return Some(Ok(chunk));
                 }
                 if conn.reset[side].swap(false, Ordering::AcqRel) {
@@ -635,6 +644,9 @@ impl Socket for TcpSocket {
             let eof = chunk.is_empty();
             if !peek && !eof {
                 conn.wake(1 - side);
+            }
+            if acc.is_empty() && (!waitall || eof || chunk.len() >= max) {
+                return Ok(incoming(chunk)); // the common case: no second copy
             }
             acc.extend_from_slice(&chunk);
             if !waitall || eof || acc.len() >= max {
