@@ -19,6 +19,20 @@ from .metrics import ALL, BY_NAME
 from .stats import Cell, Row
 
 
+
+def mem_bytes(mem: str) -> int:
+    """QEMU's memory syntax (512M, 2G, 1024) in bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    m = mem.strip().upper()
+    if m and m[-1] in units:
+        return int(float(m[:-1]) * units[m[-1]])
+    return int(m) << 20  # QEMU: a bare number is MiB
+
+
+def mem_at_least(mem: str, minimum: str) -> str:
+    """`mem`, or `minimum` when that is larger."""
+    return minimum if mem_bytes(minimum) > mem_bytes(mem) else mem
+
 def say(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
@@ -179,7 +193,8 @@ def main(argv=None) -> int:
                 else:
                     argv, add, timeout, net = gh.boot(s.key), stage, gh.timeout_s, "user"
                 say(f"round {rnd}/{mode.rounds}: {s.label}: {h.name} boot")
-                run = s.run(argv, add=add, accel=accel, smp=args.smp, mem=args.mem, timeout_s=timeout, net=net,
+                mem = mem_at_least(args.mem, getattr(h, "min_mem", args.mem))
+                run = s.run(argv, add=add, accel=accel, smp=args.smp, mem=mem, timeout_s=timeout, net=net,
                             keep_result=consoles / f"r{rnd}-{s.key}-{h.name}.json")
                 (consoles / f"r{rnd}-{s.key}-{h.name}.log").write_text(
                     run.console + "\n--- runner stderr ---\n" + run.stderr)
@@ -255,7 +270,8 @@ def header(args, mode, accel, accel_why, commit, started, guest_info, loads, hoo
         ("order", "alternating, one boot per kernel per round running every benchmark: round 1 "
                   + " then ".join(s.label for s in systems) + ", round 2 the other way round, ..."),
         ("accelerator", f"{accel} ({accel_why})"),
-        ("guest", f"QEMU q35, SMP {args.smp}, memory {args.mem}, no network card (guest_host boots: "
+        ("guest", f"QEMU q35, SMP {args.smp}, memory {args.mem} (rs-latency boots: "
+                  f"{mem_at_least(args.mem, RsLatency.min_mem)}), no network card (guest_host boots: "
                   "virtio-net on QEMU user networking), the same for both kernels"),
         ("Axle kernel", f"{sysmod.file_id(axle_kernel)}; uname: {ai.get('uname', 'n/a')}"),
         ("Linux kernel", (f"{sysmod.file_id(linux_kernel)}" if linux_kernel else "n/a")

@@ -169,6 +169,9 @@ class RsLatency(Hook):
     steps = ("rslatency",)
     boot_timeout_s = 300  # a Linux run takes about a minute under TCG; keeps a hang affordable
     env = "LAT_SIZES=" + ",".join(str(s) for s in RS_SIZES)
+    # Dora 0.3.5 takes a fresh /dev/shm region per large message until the sink returns it:
+    # a 40 MB phase that lags under TCG holds gigabytes (docs/dora.md). Both kernels get it.
+    min_mem = "4G"
 
     def __init__(self, initrd: Path):
         super().__init__()
