@@ -151,11 +151,11 @@ const IFF_BROADCAST: u16 = 2;
 const IFF_MULTICAST: u16 = 0x1000;
 
 fn flags(i: &Interface) -> u16 {
-    let mut f = IFF_MULTICAST;
+    // Linux's lo is not multicast-capable; a NIC is.
+    let mut f = if i.loopback { IFF_LOOPBACK } else { IFF_BROADCAST | IFF_MULTICAST };
     if i.up {
         f |= IFF_UP | IFF_RUNNING;
     }
-    f |= if i.loopback { IFF_LOOPBACK } else { IFF_BROADCAST };
     f
 }
 

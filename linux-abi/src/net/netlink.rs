@@ -93,11 +93,11 @@ fn links(seq: u32, pid: u32) -> Vec<Vec<u8>> {
             b.push(0);
             b.extend_from_slice(&(if i.loopback { 772u16 } else { 1u16 }).to_le_bytes());
             b.extend_from_slice(&(i.index as i32).to_le_bytes());
-            let mut flags: u32 = 0x1000; // IFF_MULTICAST
+            // LOOPBACK for lo (which has no MULTICAST), BROADCAST | MULTICAST for a NIC.
+            let mut flags: u32 = if i.loopback { 0x8 } else { 0x2 | 0x1000 };
             if i.up {
                 flags |= 0x1 | 0x40 | 0x10000; // UP, RUNNING, LOWER_UP
             }
-            flags |= if i.loopback { 0x8 } else { 0x2 };
             b.extend_from_slice(&flags.to_le_bytes());
             b.extend_from_slice(&0u32.to_le_bytes());
             let mut name = i.name.as_bytes().to_vec();

@@ -539,9 +539,10 @@ fn parse_control(addr: u64, len: u64) -> Result<(Vec<Arc<File>>, Option<Ucred>),
                 return Err(Errno::EINVAL);
             }
             let c: Ucred = *bytemuck::from_bytes(&data[..12]);
-            let me = my_creds();
-            if c.pid != me.pid || c.uid != 0 || c.gid != 0 {
-                return Err(Errno::EPERM);
+            // Every process is root here: any pid/uid/gid may be claimed (CAP_SYS_ADMIN,
+            // CAP_SETUID, CAP_SETGID), but the pid must exist (Linux `__scm_send`: ESRCH).
+            if c.pid != my_creds().pid && crate::process::find_process(c.pid).is_none() {
+                return Err(Errno::ESRCH);
             }
             creds = Some(c);
         } else {
@@ -630,6 +631,10 @@ fn recvmsg_one(fd: i32, hdr_addr: u64, flags: u32) -> SysResult {
     let b = sockfile(&f)?.blocking(&f, flags, false);
     let max = iov_len(hdr.iov, hdr.iovlen)?;
     let mut r = s.recv(max, flags, b)?;
+    if !sockfile(&f)?.opts.lock().passcred {
+        // Credentials reach only a receiver that asked for them (SO_PASSCRED).
+        r.creds = None;
+    }
     scatter(hdr.iov, hdr.iovlen, &r.data)?;
     let mut out_flags = 0;
     let dgram = s.sock_type() != SOCK_STREAM;

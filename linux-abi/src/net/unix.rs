@@ -33,12 +33,6 @@ struct Segment {
     creds: Option<Ucred>,
 }
 
-impl Segment {
-    fn has_control(&self) -> bool {
-        !self.rights.is_empty() || self.creds.is_some()
-    }
-}
-
 /// One direction of a connection (or a datagram socket's receive queue).
 #[derive(Default)]
 struct Queue {
@@ -235,20 +229,22 @@ impl Drop for UnixSocket {
 fn take_stream(q: &mut Queue, max: usize, peek: bool) -> Incoming {
     let mut out = Incoming::default();
     let mut i = 0;
+    let mut started = false;
     while out.data.len() < max && i < q.segs.len() {
         let seg = &q.segs[i];
-        if seg.has_control() && (!out.data.is_empty() || out.creds.is_some()) {
+        // One read never joins data across passed descriptors or different writers
+        // (Linux `unix_stream_read_generic`: `unix_skb_scm_eq`).
+        if started && (!seg.rights.is_empty() || seg.creds != out.creds) {
             break;
         }
+        started = true;
         let n = (max - out.data.len()).min(seg.data.len());
         out.data.extend_from_slice(&seg.data[..n]);
-        if seg.has_control() {
-            out.creds = seg.creds;
-            if peek {
-                out.rights = seg.rights.clone();
-            }
+        out.creds = seg.creds;
+        let stop = !seg.rights.is_empty();
+        if peek && stop {
+            out.rights = seg.rights.clone();
         }
-        let stop = seg.has_control();
         if peek {
             i += 1;
         } else if n == seg.data.len() {
@@ -262,7 +258,6 @@ fn take_stream(q: &mut Queue, max: usize, peek: bool) -> Incoming {
             if !s.rights.is_empty() {
                 out.rights = core::mem::take(&mut s.rights);
             }
-            s.creds = None;
         }
         if !peek {
             q.bytes -= n;
@@ -343,8 +338,9 @@ impl Socket for UnixSocket {
         if self.dgram() {
             return Err(Errno::EOPNOTSUPP);
         }
+        // No listening on an unbound socket (Linux `unix_listen`).
         if self.bound.lock().is_none() {
-            self.autobind();
+            return Err(Errno::EINVAL);
         }
         let mut st = self.state.lock();
         match &mut *st {
@@ -471,7 +467,8 @@ impl Socket for UnixSocket {
             return Err(Errno::EMSGSIZE);
         }
         let mut rights = out.rights;
-        let mut creds = out.creds;
+        // Every segment carries its writer's credentials (for SO_PASSCRED receivers).
+        let creds = Some(out.creds.unwrap_or_else(my_creds));
         let mut done = 0;
         loop {
             let r = self.wq.wait(b.options(), || {
@@ -479,13 +476,17 @@ impl Socket for UnixSocket {
                 if q.read_closed || q.write_closed {
                     return Some(Err(Errno::EPIPE));
                 }
+                if !record && out.data.is_empty() {
+                    // A stream sends nothing for zero bytes (a reader would see EOF).
+                    return Some(Ok(0));
+                }
                 let room = CAPACITY.saturating_sub(q.bytes);
                 let need = if record { out.data.len().max(1) } else { 1 };
                 if room >= need || (q.bytes == 0 && room > 0) {
                     let n = if record { out.data.len() } else { (out.data.len() - done).min(room) };
                     let chunk = out.data[done..done + n].to_vec();
                     q.bytes += chunk.len();
-                    q.segs.push_back(Segment { data: chunk, from: None, rights: core::mem::take(&mut rights), creds: creds.take() });
+                    q.segs.push_back(Segment { data: chunk, from: None, rights: core::mem::take(&mut rights), creds });
                     return Some(Ok(n));
                 }
                 if b.nonblock {
@@ -636,13 +637,25 @@ impl UnixSocket {
                 }
                 t
             }
-            None => match &*self.state.lock() {
-                State::DgramPeer(w) => w.upgrade().ok_or(Errno::ECONNREFUSED)?,
-                _ => return Err(Errno::ENOTCONN),
-            },
+            None => {
+                let mut st = self.state.lock();
+                match &*st {
+                    State::DgramPeer(w) => match w.upgrade() {
+                        Some(p) => p,
+                        None => {
+                            // The peer is gone: refused once, then disconnected
+                            // (Linux `unix_dgram_sendmsg` clears the peer).
+                            *st = State::Unconnected;
+                            return Err(Errno::ECONNREFUSED);
+                        }
+                    },
+                    _ => return Err(Errno::ENOTCONN),
+                }
+            }
         };
         let from = self.bound.lock().clone();
-        let mut seg = Some(Segment { data: out.data.to_vec(), from, rights: out.rights, creds: out.creds });
+        let creds = Some(out.creds.unwrap_or_else(my_creds));
+        let mut seg = Some(Segment { data: out.data.to_vec(), from, rights: out.rights, creds });
         target
             .wq
             .wait(b.options(), || {

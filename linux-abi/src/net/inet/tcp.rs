@@ -6,6 +6,12 @@
 //! 0: the peer gets ECONNRESET, then EPIPE on writes), `SO_ERROR` after a non-blocking
 //! connect, TIME_WAIT for the side that closed first. Listeners keep a queue of
 //! established connections bounded by the backlog; connectors beyond it wait.
+//!
+//! Writing to a peer that closed answers with a reset, as on Linux: the write succeeds,
+//! the next one fails with ECONNRESET — or EPIPE when the peer's FIN had already arrived
+//! (the reset comes in CLOSE_WAIT, where Linux sets EPIPE and reads keep giving end of
+//! file) — and later ones with EPIPE. A connect after a non-blocking connect's
+//! EINPROGRESS reports the outcome once (0), then EISCONN.
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -56,6 +62,9 @@ struct Conn {
     wq: [Weak<WaitQueue>; 2],
     /// Side i was reset by its peer (reads ECONNRESET once).
     reset: [AtomicBool; 2],
+    /// Side i's reset came after the peer's FIN (CLOSE_WAIT): reported as EPIPE, reads
+    /// give end of file.
+    reset_after_fin: [AtomicBool; 2],
     /// Side i's socket is gone.
     gone: [AtomicBool; 2],
     ends: [Endpoint; 2],
@@ -92,6 +101,8 @@ pub struct TcpSocket {
     ext_ready: AtomicU32,
     /// A connect was refused: the socket is shut down both ways (readable, writable, hung up).
     refused: AtomicBool,
+    /// A non-blocking connect returned EINPROGRESS: the next connect reports its outcome.
+    in_progress: AtomicBool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -151,6 +162,7 @@ impl TcpSocket {
             ext: AtomicU64::new(0),
             ext_ready: AtomicU32::new(0),
             refused: AtomicBool::new(false),
+            in_progress: AtomicBool::new(false),
         })
     }
 
@@ -282,6 +294,7 @@ impl TcpSocket {
             ],
             wq: [Arc::downgrade(&client.wq), Arc::downgrade(&server.wq)],
             reset: [AtomicBool::new(false), AtomicBool::new(false)],
+            reset_after_fin: [AtomicBool::new(false), AtomicBool::new(false)],
             gone: [AtomicBool::new(false), AtomicBool::new(false)],
             ends: [client_ep, server_ep],
         });
@@ -445,6 +458,7 @@ impl Socket for TcpSocket {
         }
         let dst = Endpoint::from_sockaddr(self.family(), &addr)?;
         match &*self.state.lock() {
+            State::Connected { .. } if self.in_progress.swap(false, Ordering::AcqRel) => return Ok(()),
             State::Connected { .. } => return Err(Errno::EISCONN),
             State::Connecting { .. } => return Err(Errno::EALREADY),
             State::Listen { .. } => return Err(Errno::EISCONN),
@@ -493,7 +507,11 @@ impl Socket for TcpSocket {
                         }
                         listener.wq.wake_all();
                         self.wq.wake_all();
-                        return if b.nonblock { Err(Errno::EINPROGRESS) } else { Ok(()) };
+                        if b.nonblock {
+                            self.in_progress.store(true, Ordering::Release);
+                            return Err(Errno::EINPROGRESS);
+                        }
+                        return Ok(());
                     }
                     waiting.push_back(self.me.clone());
                 }
@@ -502,6 +520,7 @@ impl Socket for TcpSocket {
         }
         *self.state.lock() = State::Connecting { dst };
         if b.nonblock {
+            self.in_progress.store(true, Ordering::Release);
             return Err(Errno::EINPROGRESS);
         }
         self.wq
@@ -552,17 +571,20 @@ impl Socket for TcpSocket {
         loop {
             let r = self.wq.wait(b.options(), || {
                 if conn.reset[side].swap(false, Ordering::AcqRel) {
-                    return Some(Err(Errno::ECONNRESET));
+                    return Some(Err(if conn.reset_after_fin[side].load(Ordering::Acquire) { Errno::EPIPE } else { Errno::ECONNRESET }));
                 }
                 let mut d = conn.dir[other].lock();
                 if d.fin {
                     return Some(Err(Errno::EPIPE));
                 }
                 if conn.gone[other].load(Ordering::Acquire) || d.rd_shut {
-                    // The peer is gone: this write is answered by a reset.
+                    // The peer is gone: this write is answered by a reset, which closes
+                    // the connection both ways (later writes: EPIPE).
+                    d.fin = true;
                     drop(d);
+                    let had_fin = core::mem::replace(&mut conn.dir[side].lock().fin, true);
+                    conn.reset_after_fin[side].store(had_fin, Ordering::Release);
                     conn.reset[side].store(true, Ordering::Release);
-                    conn.dir[side].lock().fin = true;
                     return Some(Ok(out.data.len() - done));
                 }
                 let room = d.capacity.saturating_sub(d.data.len());
@@ -625,7 +647,7 @@ impl Socket for TcpSocket {
                     }
                     return Some(Ok(chunk));
                 }
-                if conn.reset[side].swap(false, Ordering::AcqRel) {
+                if !conn.reset_after_fin[side].load(Ordering::Acquire) && conn.reset[side].swap(false, Ordering::AcqRel) {
                     return Some(Err(Errno::ECONNRESET));
                 }
                 if d.fin || d.rd_shut {

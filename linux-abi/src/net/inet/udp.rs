@@ -2,6 +2,10 @@
 //! socket's queue; multicast datagrams reach every local socket on the port that joined
 //! the group (when the sender's `IP_MULTICAST_LOOP` is on). Traffic to other hosts goes
 //! through the network stack.
+//!
+//! A connected socket whose local unicast datagram finds no receiving socket gets what
+//! Linux's ICMP port-unreachable gives it: a pending ECONNREFUSED (POLLERR) that the next
+//! recv or send returns and clears (`SO_ERROR` reads it too). Unconnected sockets get none.
 
 use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
@@ -130,30 +134,34 @@ impl UdpSocket {
     }
 
     /// Queues a datagram from `from` (drops it when the receive buffer is full, as UDP does).
-    pub fn deliver(&self, from: Endpoint, data: &[u8]) {
+    /// False when this socket is connected to another peer (it does not take the datagram).
+    pub fn deliver(&self, from: Endpoint, data: &[u8]) -> bool {
         if let Some(p) = *self.peer.lock() {
             if p.port != from.port || (!p.ip.is_unspecified() && p.ip.canonical() != from.ip.canonical()) {
-                return;
+                return false;
             }
         }
         let limit = self.opts.lock().rcvbuf;
         {
             let mut rx = self.rx.lock();
             if rx.1 + data.len() > limit && !rx.0.is_empty() {
-                return;
+                return true;
             }
             rx.1 += data.len();
             rx.0.push_back((from, data.to_vec()));
         }
         self.wq.wake_all();
+        true
     }
 
-    fn deliver_local(&self, from: Endpoint, dst: Endpoint, data: &[u8]) {
+    /// Delivers a datagram to the local sockets for `dst`; false when a unicast datagram
+    /// found no socket to take it (Linux answers that with ICMP port unreachable).
+    fn deliver_local(&self, from: Endpoint, dst: Endpoint, data: &[u8]) -> bool {
         let group = dst.ip.canonical().is_multicast();
         let targets = ports::receivers(Proto::Udp, dst, false);
         if group {
             if !self.opts.lock().mcast_loop {
-                return;
+                return true;
             }
             for b in targets {
                 if let Some(s) = find(b.id) {
@@ -162,14 +170,20 @@ impl UdpSocket {
                     }
                 }
             }
-            return;
+            return true;
         }
         // Unicast: the best match; among SO_REUSEPORT peers, one chosen by the source.
         let best = targets.first().map(|b| b.ip.canonical());
         let same: Vec<_> = targets.iter().filter(|b| Some(b.ip.canonical()) == best).collect();
-        let pick = if same.len() > 1 && same.iter().all(|b| b.reuse_port) { same[(from.port as usize) % same.len()] } else if let Some(b) = same.first() { b } else { return };
-        if let Some(s) = find(pick.id) {
-            s.deliver(from, data);
+        let pick = if same.len() > 1 && same.iter().all(|b| b.reuse_port) { same[(from.port as usize) % same.len()] } else if let Some(b) = same.first() { b } else { return false };
+        find(pick.id).is_some_and(|s| s.deliver(from, data))
+    }
+
+    /// Takes the pending error (ECONNREFUSED from an unreachable local port), if any.
+    fn take_pending_error(&self) -> Result<(), Errno> {
+        match self.error.swap(0, Ordering::AcqRel) {
+            0 => Ok(()),
+            _ => Err(Errno::ECONNREFUSED),
         }
     }
 }
@@ -238,6 +252,8 @@ impl Socket for UdpSocket {
         if dst.port == 0 {
             return Err(Errno::EINVAL);
         }
+        // Linux reports a pending error when allocating the datagram's buffer.
+        self.take_pending_error()?;
         let local = self.ensure_bound()?;
         let dst_ip = dst.ip.canonical();
         let from_ip = if local.ip.is_unspecified() {
@@ -248,9 +264,18 @@ impl Socket for UdpSocket {
         let from = Endpoint { ip: from_ip, port: local.port };
         if dst_ip.is_local() || dst_ip.is_multicast() {
             crate::net::ifaces::count_loopback(out.data.len());
-            self.deliver_local(from, Endpoint { ip: if dst_ip.is_unspecified() { Ip::V4([127, 0, 0, 1]) } else { dst_ip }, port: dst.port }, out.data);
+            let to = Endpoint { ip: if dst_ip.is_unspecified() { Ip::V4([127, 0, 0, 1]) } else { dst_ip }, port: dst.port };
+            let taken = self.deliver_local(from, to, out.data);
+            // Port unreachable: the error goes to the socket connected to that destination.
+            let peer = *self.peer.lock();
+            if !taken && peer.is_some_and(|p| p.port == dst.port && p.ip.canonical() == dst_ip) {
+                self.error.store(Errno::ECONNREFUSED as i32, Ordering::Release);
+                self.wq.wake_all();
+            }
         }
-        if !dst_ip.is_local() {
+        // A group sent through a loopback interface (IP_MULTICAST_IF 127.x) stays on this machine.
+        let loopback_if = Ip::V4(self.opts.lock().mcast_if).is_loopback();
+        if !dst_ip.is_local() && !(dst_ip.is_multicast() && loopback_if) {
             crate::net::stack::udp_send_external(self, local, dst, out.data)?;
         }
         Ok(out.data.len())
@@ -261,6 +286,10 @@ impl Socket for UdpSocket {
         let (from, data) = self
             .wq
             .wait(b.options(), || {
+                // A pending error comes before queued datagrams (Linux's __skb_recv_udp).
+                if let Err(e) = self.take_pending_error() {
+                    return Some(Err(e));
+                }
                 let mut rx = self.rx.lock();
                 let item = if peek { rx.0.front().cloned() } else { rx.0.pop_front() };
                 match item {
