@@ -295,6 +295,10 @@ impl Drop for Epoll {
 }
 
 impl FileOps for Epoll {
+    fn stat(&self) -> Result<crate::fs::vfs::Stat, crate::errno::Errno> {
+        Ok(crate::fs::file::anon_inode_stat())
+    }
+
     fn poll(&self, _f: &File) -> u32 {
         // Readable when some interest is ready (checked without consuming events).
         let keys: Vec<(Key, Weak<File>, u32)> = {

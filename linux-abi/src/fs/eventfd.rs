@@ -36,6 +36,10 @@ impl EventFd {
 }
 
 impl FileOps for EventFd {
+    fn stat(&self) -> Result<crate::fs::vfs::Stat, crate::errno::Errno> {
+        Ok(crate::fs::file::anon_inode_stat())
+    }
+
     fn read(&self, f: &File, buf: &mut [u8]) -> SysResult {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);

@@ -344,3 +344,14 @@ pub fn encode_dirents(entries: &[(u64, u8, &str)], start: usize, cap: usize) -> 
     }
     (out, i)
 }
+
+/// The inode number every anonymous-inode file shares (Linux keeps one anon inode).
+const ANON_INODE_INO: u64 = 1;
+/// The device of the anonymous-inode filesystem (`anon_inodefs`).
+const ANON_INODE_DEV: u64 = 0xd;
+
+/// `fstat` of an anonymous-inode file (eventfd, epoll, signalfd, timerfd, pidfd): as on
+/// Linux, one shared inode with mode 0600 and no file type bits, size 0, owned by root.
+pub fn anon_inode_stat() -> Stat {
+    Stat { dev: ANON_INODE_DEV, ino: ANON_INODE_INO, mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() }
+}

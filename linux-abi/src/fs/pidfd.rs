@@ -17,6 +17,10 @@ pub struct PidFd {
 }
 
 impl FileOps for PidFd {
+    fn stat(&self) -> Result<crate::fs::vfs::Stat, crate::errno::Errno> {
+        Ok(crate::fs::file::anon_inode_stat())
+    }
+
     fn poll(&self, _f: &File) -> u32 {
         if self.process.is_zombie() {
             events::POLLIN | events::POLLRDNORM | events::POLLHUP

@@ -94,6 +94,10 @@ fn encode(i: &SigInfo) -> SfdInfo {
 }
 
 impl FileOps for SignalFd {
+    fn stat(&self) -> Result<crate::fs::vfs::Stat, crate::errno::Errno> {
+        Ok(crate::fs::file::anon_inode_stat())
+    }
+
     fn read(&self, f: &File, buf: &mut [u8]) -> SysResult {
         if buf.len() < 128 {
             return Err(Errno::EINVAL);

@@ -14,7 +14,9 @@
 //! poll, EINVAL cases); `pidfd_open` (not readable while the child runs, POLLIN once it
 //! exits — also through epoll — `waitid(P_PIDFD)`, `pidfd_send_signal`, PIDFD_NONBLOCK,
 //! always close-on-exec, ESRCH/EINVAL); `inotify_init1`: either ENOSYS or a working
-//! inotify (IN_CREATE for a new file in a watched directory).
+//! inotify (IN_CREATE for a new file in a watched directory); `fstat` of eventfd, timerfd,
+//! signalfd and epoll fds: Linux's one anonymous inode (mode 0600, no file type, size 0,
+//! the same device and inode number for all four).
 
 use checks::{ensure, ensure_eq, expect_sys_errno, join, sys_ok, syscall, CheckResult, Suite};
 use libc::{c_int, c_long};
@@ -53,6 +55,7 @@ fn main() {
     s.check("pidfd_send_signal_kills", pidfd_send_signal_kills);
     s.check("pidfd_flags_and_errors", pidfd_flags_and_errors);
     s.check("inotify_or_enosys", inotify_or_enosys);
+    s.check("anon_inode_fstat", anon_inode_fstat);
     s.finish();
 }
 
@@ -882,4 +885,42 @@ fn inotify_or_enosys() -> CheckResult {
     close(fd);
     let _ = std::fs::remove_dir_all(&dir);
     r
+}
+
+fn anon_inode_fstat() -> CheckResult {
+    let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::sigemptyset(&mut mask) };
+    let fds = [
+        ("eventfd", sys_ok("eventfd2", || unsafe { syscall!(libc::SYS_eventfd2, 0, libc::EFD_CLOEXEC) })? as c_int),
+        ("timerfd", sys_ok("timerfd_create", || unsafe {
+            syscall!(libc::SYS_timerfd_create, libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC)
+        })? as c_int),
+        ("signalfd", sys_ok("signalfd4", || unsafe { syscall!(libc::SYS_signalfd4, -1, &raw const mask, 8, libc::SFD_CLOEXEC) })? as c_int),
+        ("epoll", sys_ok("epoll_create1", || unsafe { syscall!(libc::SYS_epoll_create1, libc::EPOLL_CLOEXEC) })? as c_int),
+    ];
+    let mut result = Ok(());
+    let mut first: Option<(u64, u64)> = None;
+    for (name, fd) in fds {
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let r = sys_ok(&format!("fstat({name})"), || unsafe { syscall!(libc::SYS_fstat, fd, &raw mut st) });
+        let check = (|| -> CheckResult {
+            r?;
+            ensure_eq!(st.st_mode & libc::S_IFMT, 0, "{name}: file type bits");
+            ensure_eq!(st.st_mode & 0o7777, 0o600, "{name}: permissions");
+            ensure_eq!(st.st_size, 0, "{name}: size");
+            let id = (st.st_dev as u64, st.st_ino as u64);
+            match first {
+                None => first = Some(id),
+                Some(f) => ensure_eq!(id, f, "{name}: (dev, ino) like the eventfd's (one anonymous inode)"),
+            }
+            Ok(())
+        })();
+        if result.is_ok() {
+            result = check;
+        }
+    }
+    for (_, fd) in fds {
+        unsafe { libc::close(fd) };
+    }
+    result
 }
