@@ -1,7 +1,9 @@
 //! UDP sockets. Datagrams between local addresses go straight into the receiving
-//! socket's queue; multicast datagrams reach every local socket on the port that joined
-//! the group (when the sender's `IP_MULTICAST_LOOP` is on). Traffic to other hosts goes
-//! through the network stack.
+//! socket's queue. A multicast datagram (when the sender's `IP_MULTICAST_LOOP` is on)
+//! reaches the machine only if some socket on it joined the group, and then, as Linux's
+//! `ip_mc_sf_allow` decides, every socket bound to the port (wildcard or the group address)
+//! that joined it or leaves `IP_MULTICAST_ALL` on (the default). Traffic to other hosts
+//! goes through the network stack.
 //!
 //! A connected socket whose local unicast datagram finds no receiving socket gets what
 //! Linux's ICMP port-unreachable gives it: a pending ECONNREFUSED (POLLERR) that the next
@@ -34,6 +36,7 @@ pub const IP_MULTICAST_TTL: i32 = 33;
 pub const IP_MULTICAST_LOOP: i32 = 34;
 pub const IP_ADD_MEMBERSHIP: i32 = 35;
 pub const IP_DROP_MEMBERSHIP: i32 = 36;
+pub const IP_MULTICAST_ALL: i32 = 49;
 pub const IPV6_MULTICAST_IF: i32 = 17;
 pub const IPV6_MULTICAST_HOPS: i32 = 18;
 pub const IPV6_MULTICAST_LOOP: i32 = 19;
@@ -52,13 +55,15 @@ struct UdpOpts {
     mcast_loop: bool,
     mcast_if: [u8; 4],
     groups: Vec<Ip>,
+    /// IP_MULTICAST_ALL: receive groups that other sockets of the machine joined.
+    mcast_all: bool,
     rcvbuf: usize,
     broadcast: bool,
 }
 
 impl Default for UdpOpts {
     fn default() -> Self {
-        Self { v6only: false, reuse_addr: false, reuse_port: false, ttl: 64, tos: 0, mcast_ttl: 1, mcast_loop: true, mcast_if: [0; 4], groups: Vec::new(), rcvbuf: 212_992, broadcast: false }
+        Self { v6only: false, reuse_addr: false, reuse_port: false, ttl: 64, tos: 0, mcast_ttl: 1, mcast_loop: true, mcast_if: [0; 4], groups: Vec::new(), mcast_all: true, rcvbuf: 212_992, broadcast: false }
     }
 }
 
@@ -78,6 +83,12 @@ static SOCKETS: SpinLock<alloc::collections::BTreeMap<usize, Weak<UdpSocket>>> =
 
 fn find(id: usize) -> Option<Arc<UdpSocket>> {
     SOCKETS.lock().get(&id).and_then(|w| w.upgrade())
+}
+
+/// Whether any UDP socket of the machine has joined group `g`.
+fn joined_anywhere(g: Ip) -> bool {
+    let all: Vec<Weak<UdpSocket>> = SOCKETS.lock().values().cloned().collect();
+    all.iter().filter_map(Weak::upgrade).any(|s| s.opts.lock().groups.contains(&g))
 }
 
 impl UdpSocket {
@@ -163,11 +174,17 @@ impl UdpSocket {
             if !self.opts.lock().mcast_loop {
                 return true;
             }
-            for b in targets {
-                if let Some(s) = find(b.id) {
-                    if s.opts.lock().groups.contains(&dst.ip.canonical()) {
-                        s.deliver(from, data);
-                    }
+            let g = dst.ip.canonical();
+            if !joined_anywhere(g) {
+                return true; // no membership on the machine: the datagram is not received
+            }
+            for s in targets.iter().filter_map(|b| find(b.id)) {
+                let take = {
+                    let o = s.opts.lock();
+                    o.groups.contains(&g) || o.mcast_all
+                };
+                if take {
+                    s.deliver(from, data);
                 }
             }
             return true;
@@ -362,6 +379,7 @@ impl Socket for UdpSocket {
                 o.mcast_ttl = if t == -1 { 1 } else if (0..=255).contains(&t) { t } else { return Err(Errno::EINVAL) };
             }
             (IPPROTO_IP, IP_MULTICAST_LOOP) => o.mcast_loop = int(v)? != 0,
+            (IPPROTO_IP, IP_MULTICAST_ALL) => o.mcast_all = int(v)? != 0,
             (IPPROTO_IPV6, IPV6_MULTICAST_LOOP) => {
                 let x = int(v)?;
                 if !(0..=1).contains(&x) {
@@ -444,6 +462,7 @@ impl Socket for UdpSocket {
             (IPPROTO_IP, IP_TOS) => i(o.tos),
             (IPPROTO_IP, IP_MULTICAST_TTL) => i(o.mcast_ttl),
             (IPPROTO_IP, IP_MULTICAST_LOOP) => i(i32::from(o.mcast_loop)),
+            (IPPROTO_IP, IP_MULTICAST_ALL) => i(i32::from(o.mcast_all)),
             (IPPROTO_IPV6, IPV6_MULTICAST_LOOP) => i(i32::from(o.mcast_loop)),
             (IPPROTO_IPV6, IPV6_MULTICAST_HOPS) => i(o.mcast_ttl),
             (IPPROTO_IP, IP_MULTICAST_IF) => Ok(o.mcast_if.to_vec()),

@@ -73,6 +73,7 @@ fn main() {
     s.check("sndtimeo_timeout", sndtimeo_timeout);
     s.check("v6only", v6only);
     s.check("udp_multicast_loopback", udp_multicast_loopback);
+    s.check("udp_multicast_non_member", udp_multicast_non_member);
     s.check("fionread", fionread_counts);
     s.check("udp_connected_refused", udp_connected_refused);
     s.check("udp_unconnected_no_error", udp_unconnected_no_error);
@@ -861,6 +862,46 @@ fn udp_multicast_loopback() -> CheckResult {
     ensure_eq!(from.port(), name(&w)?.port(), "source port");
     sys_ok("IP_DROP_MEMBERSHIP", || setopt(&r, libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &mreq))?;
     expect_sys_errno("IP_DROP_MEMBERSHIP twice", || setopt(&r, libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &mreq), libc::EADDRNOTAVAIL)?;
+    Ok(())
+}
+
+/// Two sockets on one port (SO_REUSEADDR, wildcard address), only the first a member of
+/// the group: with IP_MULTICAST_ALL on (the default) both receive what is sent to the
+/// group; with it off, only the member; once nobody on the machine is a member, nobody.
+fn udp_multicast_non_member() -> CheckResult {
+    let group = [239, 255, 77, 2];
+    let member = sock(libc::AF_INET, libc::SOCK_DGRAM)?;
+    set_int(&member, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    bind(&member, &Addr::v4([0; 4], 0))?;
+    let port = name(&member)?.port();
+    let other = sock(libc::AF_INET, libc::SOCK_DGRAM)?;
+    set_int(&other, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    bind(&other, &Addr::v4([0; 4], port))?;
+    ensure_eq!(get_int(&other, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL)?, 1, "IP_MULTICAST_ALL default");
+    let mreq = libc::ip_mreq { imr_multiaddr: libc::in_addr { s_addr: u32::from_ne_bytes(group) }, imr_interface: libc::in_addr { s_addr: u32::from_ne_bytes(LO4) } };
+    sys_ok("IP_ADD_MEMBERSHIP", || setopt(&member, libc::IPPROTO_IP, libc::IP_ADD_MEMBERSHIP, &mreq))?;
+    let w = sock(libc::AF_INET, libc::SOCK_DGRAM)?;
+    let iface = libc::in_addr { s_addr: u32::from_ne_bytes(LO4) };
+    sys_ok("IP_MULTICAST_IF", || setopt(&w, libc::IPPROTO_IP, libc::IP_MULTICAST_IF, &iface))?;
+    let got = |fd: &OwnedFd| -> Result<Option<Vec<u8>>, String> {
+        if poll1(fd, libc::POLLIN, 500)? & libc::POLLIN == 0 {
+            return Ok(None);
+        }
+        recv(fd, 64, libc::MSG_DONTWAIT).map(Some)
+    };
+    ensure_eq!(sendto(&w, b"one", &Addr::v4(group, port)), 3, "sendto group");
+    ensure_eq!(got(&member)?, Some(b"one".to_vec()), "the member");
+    ensure_eq!(got(&other)?, Some(b"one".to_vec()), "a socket on the port that did not join (IP_MULTICAST_ALL)");
+    set_int(&other, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 0)?;
+    ensure_eq!(get_int(&other, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL)?, 0, "IP_MULTICAST_ALL off");
+    ensure_eq!(sendto(&w, b"two", &Addr::v4(group, port)), 3, "sendto group");
+    ensure_eq!(got(&member)?, Some(b"two".to_vec()), "the member");
+    ensure_eq!(got(&other)?, None, "a non-member with IP_MULTICAST_ALL off");
+    set_int(&other, libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, 1)?;
+    sys_ok("IP_DROP_MEMBERSHIP", || setopt(&member, libc::IPPROTO_IP, libc::IP_DROP_MEMBERSHIP, &mreq))?;
+    ensure_eq!(sendto(&w, b"three", &Addr::v4(group, port)), 5, "sendto group");
+    ensure_eq!(got(&member)?, None, "no member left: not received");
+    ensure_eq!(got(&other)?, None, "no member left: not received");
     Ok(())
 }
 
