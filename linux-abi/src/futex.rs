@@ -302,8 +302,7 @@ pub fn wait_requeue_pi(mm: &Arc<AddressSpace>, addr: u64, val: u32, deadline_ns:
     let me = rtos::sched::core::current_arc();
     let w = Arc::new(Waiter { thread: me, bitset: FUTEX_BITSET_MATCH_ANY, woken: AtomicBool::new(false), requeue_pi: Some(rq), requeued: AtomicBool::new(false) });
     let r = enqueue_and_sleep(key, addr, val, &w, deadline_ns);
-    if w.requeued.load(Ordering::Acquire) {
-        let rq = w.requeue_pi.as_ref().expect("requeue-PI waiter");
+    if let (true, Some(rq)) = (w.requeued.load(Ordering::Acquire), w.requeue_pi.as_ref()) {
         return crate::futex_pi::wait_requeued(rq, deadline_ns);
     }
     match r {

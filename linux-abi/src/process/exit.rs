@@ -168,18 +168,22 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
             signal::send_to_process(&reaper, SigInfo::child(signal::CLD_EXITED, p.pid, 0, 0, 0));
         }
     }
-    let parent = {
-        let mut s = p.state.lock();
-        s.exit = Some(status);
-        s.parent.upgrade()
+    let (parent, exit_signal) = {
+        let s = p.state.lock();
+        (s.parent.upgrade(), s.exit_signal)
     };
+    let act = parent.as_ref().and_then(|par| par.tasks().first().map(|t| t.sighand().get(signal::SIGCHLD)));
+    let auto_reap = exit_signal == signal::SIGCHLD && act.is_some_and(|a| a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0);
+    if let (true, Some(par)) = (auto_reap, parent.as_ref()) {
+        // Reaped at once: off the parent's list before it is a zombie, so that no wait
+        // ever sees it (the parent's wait then ends with ECHILD, as on Linux).
+        par.state.lock().children.retain(|c| !Arc::ptr_eq(c, p));
+    }
+    p.state.lock().exit = Some(status);
     let Some(parent) = parent else {
         p.threads_gone.wake_all();
         return;
     };
-    let exit_signal = p.state.lock().exit_signal;
-    let act = parent.tasks().first().map(|t| t.sighand().get(signal::SIGCHLD));
-    let auto_reap = exit_signal == signal::SIGCHLD && act.is_some_and(|a| a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0);
     if exit_signal > 0 {
         let (code, st) = match status {
             ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
@@ -191,9 +195,6 @@ fn exit_process(p: &Arc<Process>, status: ExitStatus) {
         // The child's exit signal (SIGCHLD unless clone said otherwise).
         info.signo = exit_signal;
         signal::send_to_process(&parent, info);
-    }
-    if auto_reap {
-        parent.state.lock().children.retain(|c| !Arc::ptr_eq(c, p));
     }
     parent.child_wait.wake_all();
     // pidfd pollers: the process is now a zombie (waitpid will find it).

@@ -50,21 +50,21 @@ pub fn print_fatal_signals(on: bool) {
 
 /// Begins ending every thread of `p` (exit_group, fatal signal).
 pub fn start_group_exit(p: &Arc<Process>, status: ExitStatus) {
-    let tasks = {
+    let (tasks, first) = {
         let mut s = p.state.lock();
-        if s.group_exit.is_none() {
+        let first = s.group_exit.is_none();
+        if first {
             s.group_exit = Some(status);
-            if let ExitStatus::Signaled(sig, _) = status {
-                if PRINT_FATAL.load(Ordering::Relaxed) {
-                    let exe = p.exe.lock().clone();
-                    rtos::console::write_text(&alloc::format!("axle: pid {} ({exe}) killed by signal {sig}\n", p.pid));
-                }
-            }
         }
         s.stopped = false;
         p.stopped_flag.store(false, Ordering::Release);
-        s.tasks.clone()
+        (s.tasks.clone(), first)
     };
+    if let (true, ExitStatus::Signaled(sig, _)) = (first && PRINT_FATAL.load(Ordering::Relaxed), status) {
+        // Printed outside the state lock (the console and the exe lock are not taken under it).
+        let exe = p.exe.lock().clone();
+        rtos::console::write_text(&alloc::format!("axle: pid {} ({exe}) killed by signal {sig}\n", p.pid));
+    }
     for t in &tasks {
         t.exiting.store(true, Ordering::Release);
         kick(t);
