@@ -50,7 +50,10 @@ async fn run(server: &str, addr: &str) -> Result<i32, String> {
         .spawn()
         .map_err(|e| format!("cannot start {server}: {e}"))?;
     wait_accepting(server, &mut server_child, target).await?;
-    eprintln!("batch: {server} is accepting on {addr}; starting connect");
+    // One write: the server prints on the same terminal as soon as the probe connection
+    // closes, and must not land in the middle of this line.
+    let line = format!("batch: {server} is accepting on {addr}; starting connect\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     let client_status = Command::new(&client_path)
         .arg(addr)
         .status()
