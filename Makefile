@@ -20,6 +20,8 @@
 #   TEST_ARGS    extra arguments for tests/harness/run_tests.py, e.g. TEST_ARGS="-k basic --smp 1"
 #   QUICK        `make bench QUICK=1`: the quick benchmark, a few minutes (default: the full one)
 #   ROUNDS       `make bench` boots per kernel (Axle and Linux alternate) (default 5; QUICK=1: 3)
+#   HOST_RT      `make bench`/`make report`: QEMU's main loop at this host SCHED_FIFO priority,
+#                for both kernels (tools/axletools/hostrt.py; report RT=1 defaults to 1, 0 = off)
 #   BENCH_ARGS   more tools/bench/run-bench options, e.g. BENCH_ARGS="--ms 500 --no-hooks"
 #   SELFTEST_SMP CPU counts `make selftest` boots with               (default 1 2 4)
 #
@@ -101,16 +103,17 @@ test-host: setup ## the host-side tests only (no kernel build, no QEMU)
 # build/bench/<date>-<commit>/bench.{md,csv} (build/bench/latest). docs/benchmarks.md
 bench: kernel image ## Axle side by side with Linux in the same QEMU: one table (QUICK=1: a few minutes)
 	@$(PYTHON) tools/bench/run-bench $(if $(filter-out 0,$(QUICK)),--quick) $(if $(ROUNDS),--rounds $(ROUNDS)) \
-	  --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --kernel $(KERNEL) --initrd $(INITRD) $(BENCH_ARGS)
+	  --smp $(SMP) --mem $(MEM) --accel $(ACCEL) --kernel $(KERNEL) --initrd $(INITRD) $(if $(HOST_RT),--host-rt $(HOST_RT)) $(BENCH_ARGS)
 
 # rs-latency (Dora 0.3.5) in Axle (SMP, ACCEL), on the host and in the Linux VM; report in
 # build/report/<date>-smp<N>-<accel>/latency.{md,csv,svg} (build/report/latest). docs/dora.md
 # RT=1: issue 7's comparison instead (Axle with and without the dataflow profile under
 # axle-load, the Linux VM with the daemon at SCHED_FIFO 50 as Dora's --rt; 8G by default).
+# HOST_RT=PRIO: QEMU's main loop at host SCHED_FIFO PRIO for both kernels (RT=1 sets 1; 0 = off).
 REPORT_MEM ?=
 .PHONY: report
 report: kernel image ## rs-latency in Axle, on the host and in the Linux VM: the jitter report in build/report/
-	@tools/report/make-report.sh --smp $(SMP) --accel $(ACCEL) $(if $(REPORT_MEM),--mem $(REPORT_MEM)) $(if $(filter 1,$(RT)),--rt)
+	@tools/report/make-report.sh --smp $(SMP) --accel $(ACCEL) $(if $(REPORT_MEM),--mem $(REPORT_MEM)) $(if $(filter 1,$(RT)),--rt) $(if $(HOST_RT),--host-rt $(HOST_RT))
 
 selftest: kernel ## boot with the kernel's self-test under TCG for each of SELFTEST_SMP
 	@failed=0; for n in $(SELFTEST_SMP); do \

@@ -40,7 +40,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import newc, typist
+from . import hostrt, newc, typist
 
 REPO = Path(__file__).resolve().parents[2]
 KERNEL_TARGET = "x86_64-unknown-none"
@@ -155,6 +155,7 @@ class RunConfig:
     fwd: list[str] = dataclasses.field(default_factory=list)  # host ports forwarded into the guest (net "user")
     profile: bytes | None = None  # compiled dataflow profile for /etc/axle/profile
     input_steps: list | None = None  # typist.Step list typed into the console (--input)
+    host_rt: int = 0  # QEMU's main loop at this host SCHED_FIFO priority (0: no; see hostrt)
 
     def cmdline(self) -> str:
         words = [f"log={self.log}"]
@@ -411,6 +412,7 @@ class Result:
     error: str | None = None
     events: list = dataclasses.field(default_factory=list)
     input: dict | None = None  # --input progress: {"steps", "done", "failed"}
+    host_rt: int = 0  # host SCHED_FIFO priority QEMU's main loop ran at (0: none)
 
     def exit_status(self) -> int:
         if self.qemu_failed:
@@ -610,7 +612,7 @@ def _pump_stderr(pipe, keep: list[bytes], forward: bool) -> None:
 
 def run(cfg: RunConfig, say=lambda msg: None) -> Result:
     """Boots Axle once. Raises RunError when the run cannot start."""
-    result = Result(accel=cfg.accel, smp=cfg.smp, mem=cfg.mem)
+    result = Result(accel=cfg.accel, smp=cfg.smp, mem=cfg.mem, host_rt=cfg.host_rt)
     if not cfg.kernel.is_file():
         raise RunError(f"kernel image not found: {cfg.kernel} (`make kernel` builds it; `make run-qemu` builds "
                        "everything)")
@@ -670,6 +672,13 @@ def run(cfg: RunConfig, say=lambda msg: None) -> Result:
                 reader.stop.set()
                 qmp.stop.set()
                 raise RunError(f"cannot start {cfg.qemu}: {e}") from None
+            if cfg.host_rt:
+                why = hostrt.boost_main_loop(proc.pid, cfg.host_rt)
+                if why is not None:
+                    _stop(proc)
+                    reader.stop.set()
+                    qmp.stop.set()
+                    raise RunError(f"--host-rt: {why}")
             keys = None
             if typing:
                 console = typist.Console()
@@ -901,6 +910,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "sends TEXT (see docs/run-interface.md)")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
                    help="extra QEMU argument (repeatable), e.g. --qemu-arg=-s --qemu-arg=-S for gdb")
+    p.add_argument("--host-rt", type=int, nargs="?", const=1, default=0, metavar="PRIO",
+                   help="run QEMU's main-loop thread at host SCHED_FIFO PRIO (default 1) so that the host's "
+                        "scheduler does not delay the guest's timers (latency measurements; needs root)")
     p.add_argument("--probe-kvm", action="store_true",
                    help="only run the KVM probe for the kernel (cached; with --reprobe: fresh) and exit 0 if "
                         "KVM is usable, 1 if not")
@@ -991,6 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
             interactive=cmd_argv is None and input_steps is None and stdin_is_tty(), qemu=qemu, qemu_args=args.qemu_arg,
             verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
             profile=load_profile(args.profile) if args.profile else None, input_steps=input_steps,
+            host_rt=args.host_rt,
         )
         if cfg.interactive:
             say("interactive console: Ctrl-A x quits QEMU, Ctrl-A h lists the other keys")

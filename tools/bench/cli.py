@@ -56,12 +56,17 @@ def parse_args(argv):
     p.add_argument("--initrd", help="Axle base initramfs (default build/initramfs.cpio)")
     p.add_argument("--linux-kernel", help="Linux kernel (default: the newest /boot/vmlinuz-*)")
     p.add_argument("--linux-append", default="", help="extra Linux kernel command-line words (default none)")
+    p.add_argument("--host-rt", type=int, default=0, metavar="PRIO",
+                   help="both kernels: QEMU's main loop at host SCHED_FIFO PRIO (0: off, the default; "
+                        "tools/axletools/hostrt.py)")
     p.add_argument("--no-hooks", action="store_true", help="only the core benchmarks (hooked metrics n/a)")
     args = p.parse_args(argv)
     keys = [k.strip() for k in args.systems.split(",") if k.strip()]
     if not keys or any(k not in ("axle", "linux") for k in keys):
         p.error("--systems takes axle, linux or both")
     args.system_keys = keys
+    if not 0 <= args.host_rt <= 99:
+        p.error("--host-rt takes a priority 0-99 (0: off)")
     if args.rounds is not None and args.rounds < 1:
         p.error("--rounds must be >= 1")
     return args
@@ -108,6 +113,9 @@ def main(argv=None) -> int:
     all_systems = {"axle": sysmod.axle(args.kernel, args.initrd), "linux": sysmod.linux(args.linux_kernel,
                                                                                          args.linux_append)}
     systems = [all_systems[k] for k in args.system_keys]
+    if args.host_rt:
+        for s in systems:
+            s.base_cmd += ["--host-rt", str(args.host_rt)]
     started = datetime.datetime.now().astimezone()
 
     say("building the benchmark programs (tests/bench)")
@@ -279,7 +287,9 @@ def header(args, mode, accel, accel_why, commit, started, guest_info, loads, hoo
         ("guest facts", f"Axle: vDSO {ai.get('vdso', '?')}, memory from {ai.get('mem_source', '?')}, loopback "
                         f"{ai.get('loopback', '?')}; Linux: vDSO {li.get('vdso', '?')}, memory from "
                         f"{li.get('mem_source', '?')}, loopback {li.get('loopback', '?')}"),
-        ("QEMU", sysmod.qemu_version()),
+        ("QEMU", sysmod.qemu_version() + ("; main loop at host SCHED_FIFO %d (--host-rt), vCPU threads "
+                                          "SCHED_OTHER" % args.host_rt if args.host_rt else
+                                          "; every thread SCHED_OTHER on the host")),
         ("host", f"{sysmod.host_cpu()}; 1-min load average around the runs: "
                  + (f"{min(valid):.1f}-{max(valid):.1f}" if valid else "n/a")),
         ("hooks", "; ".join(hook_state)),

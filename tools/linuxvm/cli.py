@@ -40,6 +40,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--command", metavar="STRING",
                    help="the command as one string, run by /bin/sh -c as tools/run-qemu --command does")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG", help="extra QEMU argument (repeatable)")
+    p.add_argument("--host-rt", type=int, nargs="?", const=1, default=0, metavar="PRIO",
+                   help="run QEMU's main-loop thread at host SCHED_FIFO PRIO (default 1), as run-qemu --host-rt")
     p.add_argument("--probe-kvm", action="store_true",
                    help="only run the KVM probe (cached; with --reprobe: fresh); exit 0 if KVM works, 1 if not")
     p.add_argument("--reprobe", action="store_true", help="with --probe-kvm: ignore the cached verdict")
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             append=args.append.strip(), argv=cmd_argv, add=args.add.resolve() if args.add else None,
             timeout_s=args.timeout or None, interactive=cmd_argv is None and runner.stdin_is_tty(), qemu=qemu,
             qemu_args=args.qemu_arg, verbose=args.verbose, net="user" if args.fwd else args.net, fwd=args.fwd,
+            host_rt=args.host_rt,
         )
         if args.verbose:
             say(f"kernel: {kernel}; base initramfs: {base}")

@@ -6,7 +6,8 @@
 # samples.
 #
 #   tools/report/make-report.sh [--smp N] [--accel auto|kvm|tcg] [--mem SIZE]
-#                               [--systems "axle host linuxvm"] [--rt] [--out DIR] [--timeout SECS]
+#                               [--systems "axle host linuxvm"] [--rt] [--host-rt PRIO] [--out DIR]
+#                               [--timeout SECS]
 #
 # Output (default DIR: build/report/<UTC date>-smp<N>-<accel>/; build/report/latest links
 # to the newest):
@@ -23,6 +24,11 @@
 #   +rt       Linux: the daemon's main thread SCHED_FIFO 50 (what Dora's own `--rt` does in
 #             later versions; Dora 0.3.5 has no such option), set with axle-chrt
 #
+# --host-rt PRIO runs QEMU's main-loop thread at host SCHED_FIFO PRIO for both kernels
+# (tools/axletools/hostrt.py says why: on a host with no spare core the host's scheduler
+# otherwise delays every guest timer by up to a slice); --rt turns it on (PRIO 1) unless
+# `--host-rt 0` is given. The host Linux run is not affected.
+#
 # Each run's raw CSV is labelled (`# key: value` lines) with system, kernel, smp, accel,
 # mem, profile and date. A system whose run fails is left out of the report (and said);
 # the exit status is then 1. Needs `make kernel image` first (make report does that).
@@ -37,6 +43,7 @@ SYSTEMS="axle host linuxvm"
 OUT=
 TIMEOUT=3600
 RT=0
+HOST_RT=
 while [ $# -gt 0 ]; do
   case "$1" in
     --smp) SMP=$2; shift 2 ;;
@@ -45,12 +52,19 @@ while [ $# -gt 0 ]; do
     --systems) SYSTEMS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
+    --host-rt) HOST_RT=$2; shift 2 ;;
     --rt) SYSTEMS="axle+profile axle+profile+load axle+load linuxvm+rt linuxvm+rt+load"; RT=1; shift ;;
-    *) echo "usage: $0 [--smp N] [--accel A] [--mem SIZE] [--systems LIST] [--rt] [--out DIR] [--timeout SECS]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--smp N] [--accel A] [--mem SIZE] [--systems LIST] [--rt] [--host-rt PRIO] [--out DIR] [--timeout SECS]" >&2; exit 2 ;;
   esac
 done
 
 say() { echo "report: $*" >&2; }
+[ -n "$HOST_RT" ] || { [ $RT = 1 ] && HOST_RT=1 || HOST_RT=0; }
+case "$HOST_RT" in ''|*[!0-9]*) say "error: --host-rt takes a priority 0-99 (0: off)"; exit 2 ;; esac
+HOST_RT_ARGS=; HOST_SIDE="none (QEMU's threads SCHED_OTHER)"
+if [ "$HOST_RT" != 0 ]; then
+  HOST_RT_ARGS="--host-rt $HOST_RT"; HOST_SIDE="QEMU main loop SCHED_FIFO $HOST_RT on the host (vCPU threads SCHED_OTHER)"
+fi
 # Dora 0.3.5 takes a fresh /dev/shm region for every large message until the sink hands
 # it back, so a dataflow that lags (under load) holds gigabytes: --rt runs get 8G.
 [ -n "$MEM" ] || { [ $RT = 1 ] && MEM=8G || MEM=4G; }
@@ -115,7 +129,7 @@ for sys in $SYSTEMS; do
   case "$base" in
     axle)
       say "Axle in QEMU (SMP $SMP, accel $ACCEL, mem $MEM${suffix}): rs-latency, up to $TIMEOUT s"
-      tools/run-qemu --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" $profile_args \
+      tools/run-qemu --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" $profile_args $HOST_RT_ARGS \
         --result "$OUT/raw/$key-result.json" -- /bin/sh -c "$envs exec /bin/sh /opt/dataflows/dora-flow.sh latency" \
         >"$console" 2>&1
       rc=$?
@@ -131,7 +145,7 @@ for sys in $SYSTEMS; do
       add=$(mktemp -d "${TMPDIR:-/tmp}/axle-report.XXXXXX")
       cp -rL "$STAGE"/. "$add"/ && cp "$DORA" "$add/dora"
       for t in axle-load axle-chrt; do [ -x "$RT_TOOLS/$t" ] && cp "$RT_TOOLS/$t" "$add/"; done
-      tools/linuxvm/run-linux --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" --add "$add" \
+      tools/linuxvm/run-linux --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" --add "$add" $HOST_RT_ARGS \
         --result "$OUT/raw/$key-result.json" -- \
         /bin/sh -c "$envs exec /bin/sh /add/dora-flow.sh --dora /add/dora --dataflows /add latency" \
         >"$console" 2>&1
@@ -144,6 +158,7 @@ for sys in $SYSTEMS; do
   if extract "$console" "$csv"; then
     label "$csv" "kernel=$kernel" "smp=$smp" "accel=$accel" "mem=$([ "$sys" = host ] && echo host || echo "$MEM")" \
       "profile=$profile" "load=$(case "$variants" in *" load "*) echo "axle-load: $SMP CPU hogs + $SMP syscall workers, pinned to CPUs 0-$LAST_CPU" ;; *) echo none ;; esac)" \
+      "qemu-host=$([ "$base" = host ] && echo "n/a (native)" || echo "$HOST_SIDE")" \
       "build=release" "dora=0.3.5" "date=$DATE"
     RUNS+=(--run "$name=$csv")
     [ "$rc" = 0 ] || say "$sys: the run ended with status $rc (its samples are in the report; see $console)"

@@ -15,6 +15,9 @@ the `fake=` words of `-append`, in order:
     fake=abort           kills itself with SIGABRT
     fake=dumpargs:FILE   writes its argv as JSON to FILE
     fake=copyinitrd:FILE copies the -initrd file to FILE
+    fake=sched:FILE      waits (up to 5 s) for the runner to put it in SCHED_FIFO (--host-rt),
+                         then writes its own policy and priority, and a new thread's policy,
+                         as JSON to FILE
     fake=shutdown:REASON serves QMP on the -qmp socket, sends a SHUTDOWN event with REASON
                          once the client negotiated, then exits 0
 
@@ -27,6 +30,7 @@ import shutil
 import signal
 import socket
 import sys
+import threading
 import time
 
 args = sys.argv[1:]
@@ -78,6 +82,16 @@ for word in append:
             json.dump(args, f)
     elif what == "copyinitrd":
         shutil.copy((opt("-initrd") or ["/dev/null"])[0], arg)
+    elif what == "sched":
+        give_up = time.monotonic() + 5
+        while os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK == os.SCHED_OTHER and time.monotonic() < give_up:
+            time.sleep(0.01)
+        seen = {"policy": os.sched_getscheduler(0), "priority": os.sched_getparam(0).sched_priority}
+        t = threading.Thread(target=lambda: seen.update(thread_policy=os.sched_getscheduler(0)))
+        t.start()
+        t.join()
+        with open(arg, "w") as f:
+            json.dump(seen, f)
     elif what == "shutdown":
         qmp_path = opt("-qmp")[0].split(",")[0].removeprefix("unix:")
         server = socket.socket(socket.AF_UNIX)

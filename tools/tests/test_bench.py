@@ -6,6 +6,8 @@ ratios, notes, the table/Markdown/CSV output and the hooks' parsers. No QEMU, no
 
 from __future__ import annotations
 
+import contextlib
+
 import csv
 import io
 import sys
@@ -125,6 +127,12 @@ class StatsTest(unittest.TestCase):
         self.assertEqual(stats.Row(m, ok, noisy).note, "Linux rounds span 10x (noisy: compare with care)")
         noted = stats.Cell(values=[1.0], notes=["a", "a", "b"])
         self.assertEqual(stats.Row(m, noted, ok).note, "Axle: a; Axle: b")
+
+    def test_host_rt_option(self):
+        self.assertEqual(parse_args([]).host_rt, 0)
+        self.assertEqual(parse_args(["--host-rt", "2"]).host_rt, 2)
+        with contextlib.redirect_stderr(io.StringIO()), self.assertRaises(SystemExit):
+            parse_args(["--host-rt", "100"])
 
     def test_collector_counts_failures(self):
         args = parse_args(["--quick"])

@@ -396,6 +396,26 @@ class RunnerEndToEndTest(Tmp):
                 self.assertTrue(r[key])
                 self.assertEqual(r["shutdown_reason"], reason)
 
+    def test_host_rt_boosts_only_the_main_loop(self):
+        if os.geteuid() != 0:
+            self.skipTest("host SCHED_FIFO needs root")
+        seen = self.tmp / "sched.json"
+        proc, r = self.run_qemu("--host-rt", "3", "--", "/x", fake=f"fake=user fake=sched:{seen} fake=exit:0")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        got = json.loads(seen.read_text())
+        self.assertEqual(got["policy"], os.SCHED_FIFO | os.SCHED_RESET_ON_FORK)
+        self.assertEqual(got["priority"], 3)
+        self.assertEqual(got["thread_policy"], os.SCHED_OTHER)  # threads QEMU makes later are not boosted
+        self.assertEqual(r["host_rt"], 3)
+        proc, r = self.run_qemu("--", "/x", fake=f"fake=user fake=sched:{seen} fake=exit:0", timeout=30)
+        self.assertEqual(json.loads(seen.read_text())["policy"], os.SCHED_OTHER)
+        self.assertEqual(r["host_rt"], 0)
+
+    def test_host_rt_bad_priority_is_a_clear_error(self):
+        proc, r = self.run_qemu("--host-rt", "100", "--", "/x", fake="fake=user fake=sleep:30")
+        self.assertEqual(proc.returncode, 126, proc.stderr)
+        self.assertIn("outside 1-99", proc.stderr)
+
     def test_timeout(self):
         proc, r = self.run_qemu("--timeout", "0.5", "--", "/x", fake="fake=user fake=sleep:30")
         self.assertEqual(proc.returncode, 124, proc.stderr)

@@ -5,35 +5,51 @@
 //! Tokio's `taskdump` feature (tools/build-tokio.py builds it so); without them the
 //! program only says that task dumps are not available.
 //!
-//! Two differences from Tokio's example, both about timing on slow machines (QEMU under
-//! TCG, debug builds): the first SIGINT listener is set up before the banner, so that a
-//! Ctrl+C typed as soon as the banner shows is seen (in the example it can come before
-//! any listener and be lost); and the second Ctrl+C's second counts from the end of the
-//! dump rather than its start (a dump can take longer than a second).
+//! Three differences from Tokio's example, all about timing on slow machines (QEMU under
+//! TCG, debug builds, a loaded host): the first SIGINT listener is set up before the
+//! banner, so that a Ctrl+C typed as soon as the banner shows is seen (in the example it
+//! can come before any listener and be lost); the banner comes once both tasks wait in the
+//! barrier, so that a dump right after it finds both there (in the example a task may not
+//! have run yet); and the second Ctrl+C's second counts from the end of the dump rather
+//! than its start (a dump can take longer than a second).
 
 #[cfg(tokio_unstable)]
 mod deadlock {
+    use std::future::Future;
     use std::sync::Arc;
     use std::time::Duration;
 
     use tokio::signal::unix::{signal, Signal, SignalKind};
+    use tokio::sync::mpsc::UnboundedSender;
     use tokio::sync::Barrier;
     use tokio::time::{timeout, Instant};
 
     // Three nested functions, so that the traces show a call chain.
+    // `parked` hears once the task waits in the barrier (its first poll was pending).
     #[inline(never)]
-    async fn outer(barrier: Arc<Barrier>) {
-        middle(barrier).await
+    async fn outer(barrier: Arc<Barrier>, parked: UnboundedSender<()>) {
+        middle(barrier, parked).await
     }
 
     #[inline(never)]
-    async fn middle(barrier: Arc<Barrier>) {
-        inner(barrier).await
+    async fn middle(barrier: Arc<Barrier>, parked: UnboundedSender<()>) {
+        inner(barrier, parked).await
     }
 
     #[inline(never)]
-    async fn inner(barrier: Arc<Barrier>) {
-        barrier.wait().await;
+    async fn inner(barrier: Arc<Barrier>, parked: UnboundedSender<()>) {
+        let wait = barrier.wait();
+        tokio::pin!(wait);
+        let mut told = false;
+        std::future::poll_fn(|cx| {
+            let poll = wait.as_mut().poll(cx);
+            if poll.is_pending() && !told {
+                told = true;
+                let _ = parked.send(());
+            }
+            poll
+        })
+        .await;
     }
 
     /// Dumps every task on each Ctrl+C; returns on a second Ctrl+C within a second.
@@ -68,12 +84,17 @@ mod deadlock {
     pub async fn main() {
         // Listen before saying so: a Ctrl+C typed right after the banner must be seen.
         let sigint = signal(SignalKind::interrupt()).expect("SIGINT listener");
+        let barrier = Arc::new(Barrier::new(3));
+        let (parked, mut waiting) = tokio::sync::mpsc::unbounded_channel();
+        let first = tokio::spawn(outer(barrier.clone(), parked.clone()));
+        let second = tokio::spawn(outer(barrier, parked));
+        // Both tasks wait in the barrier before the banner invites a dump.
+        for _ in 0..2 {
+            waiting.recv().await.expect("a task ended before it waited in the barrier");
+        }
         println!("This program has a deadlock.");
         println!("Input CTRL+C to print a task dump.");
         println!("Input CTRL+C twice within 1 second to exit.");
-        let barrier = Arc::new(Barrier::new(3));
-        let first = tokio::spawn(outer(barrier.clone()));
-        let second = tokio::spawn(outer(barrier));
         tokio::select! {
             _ = dump_until_double_ctrl_c(sigint) => {}
             _ = first => {}
