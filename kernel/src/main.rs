@@ -43,6 +43,9 @@ fn kernel_main(boot: &'static BootInfo) {
     if cmd.has("irqsoff") {
         rtos::sync::irqsoff::enable();
     }
+    if cmd.has("wakelat") {
+        rtos::sched::wakelat::enable();
+    }
     if cmd.get("print-fatal-signals").is_some_and(|v| v != "0") {
         linux_abi::signal::deliver::print_fatal_signals(true);
     }

@@ -390,6 +390,13 @@ pub fn find_task(tid: Pid) -> Option<Arc<Task>> {
     TASKS.lock().get(&tid).and_then(|w| w.upgrade())
 }
 
+/// The Linux thread id of the task running on kernel thread `thread_id` (an
+/// `rtos` thread id), if it is a live user task.
+pub fn tid_of_thread(thread_id: u64) -> Option<Pid> {
+    let tasks: Vec<Arc<Task>> = TASKS.lock().values().filter_map(|w| w.upgrade()).collect();
+    tasks.into_iter().find(|t| t.thread.get().and_then(|w| w.upgrade()).is_some_and(|th| th.id() == thread_id)).map(|t| t.tid())
+}
+
 /// All live processes, by pid.
 pub fn all_processes() -> Vec<Arc<Process>> {
     PROCESSES.lock().values().filter_map(|w| w.upgrade()).collect()

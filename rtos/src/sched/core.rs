@@ -20,6 +20,7 @@ use super::fair_queue::{slice_ns, vruntime_delta, FairQueue};
 use super::policy::{Class, Params, Policy, FAIR_LATENCY_NS, FAIR_WAKEUP_GRANULARITY_NS, RR_QUANTUM_NS};
 use super::rt_queue::RtQueue;
 use super::thread::{SchedState, State, Thread};
+use super::wakelat;
 use crate::sync::SpinLock;
 use crate::arch::x86_64::{apic, context, cpu, irq_flags, trap::TrapFrame};
 use crate::mm::addrspace::AddressSpace;
@@ -460,6 +461,28 @@ fn schedule_locked(cpu: &'static PerCpu) {
         None => idle_balance(cpu, rq).unwrap_or_else(|| rq.idle_thread.clone()),
     };
     let ns = sched(&next);
+    if ns.woken_at_ns != 0 {
+        if wakelat::enabled() {
+            let (name, prev_name) = (next.name(), prev.name());
+            let waited = now.saturating_sub(ns.woken_at_ns);
+            let pp = ps.eff();
+            let before = wakelat::Prev {
+                id: prev.id(),
+                name: prev_name.as_bytes(),
+                policy: pp.policy.to_linux(),
+                priority: pp.rt_priority,
+            };
+            let kind = if ps.is_idle_thread {
+                wakelat::Before::Idle
+            } else if pp.policy.class() >= Class::RealTime {
+                wakelat::Before::RealTime
+            } else {
+                wakelat::Before::Fair
+            };
+            wakelat::switched_in(cpu.id, next.id(), name.as_bytes(), waited, before, kind);
+        }
+        ns.woken_at_ns = 0;
+    }
     rq.fair.update_min(if ns.eff().policy.class() == Class::Fair && !ns.is_idle_thread { Some(ns.vruntime) } else { None });
     ns.exec_start_ns = now;
     next.set_state(State::Running);
@@ -638,6 +661,16 @@ fn lock_thread_rq(t: &Thread) -> &'static PerCpu {
 
 /// Makes a blocked thread runnable (or marks a wake-up pending if it has not blocked yet).
 pub fn wake(t: &Arc<Thread>) {
+    wake_traced(t, None);
+}
+
+/// Wakes `t` from this CPU's timer interrupt, `late_ns` after the deadline it slept to
+/// (the wake-up tracer records that lateness for real-time threads).
+pub(crate) fn wake_by_timer(t: &Arc<Thread>, late_ns: u64) {
+    wake_traced(t, Some(late_ns));
+}
+
+fn wake_traced(t: &Arc<Thread>, timer_late_ns: Option<u64>) {
     let irq = irq_flags::save_and_disable();
     let src = lock_thread_rq(t);
     match t.state() {
@@ -651,6 +684,12 @@ pub fn wake(t: &Arc<Thread>) {
             let target = select_cpu(t, src.id);
             t.set_state(State::Ready);
             let s = sched(t);
+            if wakelat::enabled() && s.eff().policy.class() >= Class::RealTime {
+                s.woken_at_ns = now_ns().max(1);
+                if let Some(late) = timer_late_ns {
+                    wakelat::timer_late(percpu::this().id, t.id(), t.name().as_bytes(), late);
+                }
+            }
             if s.eff().policy == Policy::Deadline {
                 let dl = s.params.dl;
                 s.dl.wake_up(&dl, now_ns());

@@ -7,6 +7,7 @@ pub mod dl_queue;
 pub mod fair_queue;
 pub mod policy;
 pub mod rt_queue;
+pub mod wakelat;
 
 #[cfg(target_os = "none")]
 pub mod core;

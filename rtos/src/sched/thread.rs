@@ -51,6 +51,9 @@ pub(crate) struct SchedState {
     /// Priority inheritance: the parameters of the highest waiter on a lock this thread
     /// owns, when they outrank its own.
     pub boost: Option<Params>,
+    /// When a real-time thread was last woken, while the wake-up tracer is on (0: not
+    /// traced); read and cleared when it next runs (`wakelat`).
+    pub woken_at_ns: u64,
 }
 
 impl SchedState {
@@ -175,6 +178,7 @@ impl Thread {
                 dl_key: None,
                 dl_res: None,
                 boost: None,
+                woken_at_ns: 0,
             }),
             dl_overrun: AtomicBool::new(false),
             interrupt: AtomicBool::new(false),

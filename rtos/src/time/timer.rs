@@ -85,18 +85,18 @@ pub(crate) fn interrupt(_frame: &mut crate::arch::x86_64::trap::TrapFrame) {
     let cpu = percpu::this();
     let now = now_ns();
     loop {
-        let action = {
+        let (deadline, action) = {
             let mut q = cpu.timers.lock();
             match q.timers.first_key_value() {
                 Some((k, _)) if k.0 <= now => {
                     let k = *k;
-                    q.timers.remove(&k)
+                    (k.0, q.timers.remove(&k))
                 }
-                _ => None,
+                _ => (0, None),
             }
         };
         match action {
-            Some(TimerAction::Wake(t)) => crate::sched::core::wake(&t),
+            Some(TimerAction::Wake(t)) => crate::sched::core::wake_by_timer(&t, now - deadline),
             Some(TimerAction::Call(f, arg)) => f(arg),
             Some(TimerAction::Closure(f)) => f(),
             None => break,

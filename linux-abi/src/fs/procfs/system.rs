@@ -326,7 +326,12 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
         // Axle's own: the active dataflow profile and how many threads each rule placed.
         (
             "axle",
-            GenDir::table(FS, ino(KIND_SYS, 0, 90), 0o555, alloc::vec![("irqsoff", irqsoff_file(92)), ("profile", f(91, crate::profile::summary))]),
+            GenDir::table(FS, ino(KIND_SYS, 0, 90), 0o555, alloc::vec![
+                    ("irqsoff", irqsoff_file(92)),
+                    ("profile", f(91, crate::profile::summary)),
+                    ("wakelat", wakelat_file(93)),
+                ],
+            ),
         ),
     ];
     v.sort_by(|a, b| a.0.cmp(b.0));
@@ -351,6 +356,80 @@ fn irqsoff_file(ino: u64) -> Arc<dyn Inode> {
         match core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim() {
             "1" => rtos::sync::irqsoff::enable(),
             "0" => rtos::sync::irqsoff::reset(),
+            _ => return Err(Errno::EINVAL),
+        }
+        Ok(data.len())
+    });
+    node::GenFile::writable(FS, ino, 0o644, gen, write)
+}
+
+/// `/proc/axle/wakelat`: the real-time wake-up tracer (`rtos::sched::wakelat`): per CPU,
+/// how late timer interrupts that woke real-time threads came (`timer`) and how long woken
+/// real-time threads waited to run (`switch`): samples, upper bounds of p50/p99/p99.9 (the
+/// top of their power-of-two bucket), the maximum with its thread (Linux tid; 0 for a
+/// kernel thread or one that has exited), then the histogram.
+/// Writing `1` turns the tracer on (or boot with `wakelat`), `0` clears it.
+fn wakelat_file(ino: u64) -> Arc<dyn Inode> {
+    use rtos::sched::wakelat;
+    let gen: node::GenFn = alloc::boxed::Box::new(|| {
+        let mut s = String::new();
+        if !wakelat::enabled() {
+            s.push_str("# off: boot with `wakelat` or write 1 here\n");
+        }
+        s.push_str("# cpu kind samples p50<=us p99<=us p99.9<=us max_us max_tid(0: gone) | per bucket: <1us <2 <4 ... <65536 rest\n");
+        let us = |ns: Option<u64>| ns.map_or(String::from("-"), |v| format!("{}.{:03}", v / 1000, v % 1000));
+        let slow = wakelat::slow_after(rtos::percpu::online());
+        for (cpu, (timer, switch)) in wakelat::report(rtos::percpu::online()).into_iter().enumerate() {
+            for (kind, h) in [("timer", timer), ("switch", switch)] {
+                let counts: alloc::vec::Vec<String> = h.counts.iter().map(|c| format!("{c}")).collect();
+                s.push_str(&format!(
+                    "cpu{cpu} {kind} {} {} {} {} {} {} | {}\n",
+                    h.samples(),
+                    us(h.percentile_bound_ns(500)),
+                    us(h.percentile_bound_ns(990)),
+                    us(h.percentile_bound_ns(999)),
+                    us(Some(h.max_ns)),
+                    crate::process::tid_of_thread(h.max_tid).unwrap_or(0),
+                    counts.join(" ")
+                ));
+                if h.max_ns > 0 {
+                    let who = |id: u64, name: &str| match crate::process::tid_of_thread(id) {
+                        Some(tid) => format!("{name} (tid {tid})"),
+                        None => format!("{name} (kernel thread or exited)"),
+                    };
+                    s.push_str(&format!("#   cpu{cpu} {kind} max: {}", who(h.max_tid, &h.max_name)));
+                    if h.max_prev_tid != 0 {
+                        s.push_str(&format!(", after {}", who(h.max_prev_tid, &h.max_prev_name)));
+                        if let Some((policy, prio)) = h.max_prev_class {
+                            let class = match policy {
+                                0 => String::from("SCHED_OTHER"),
+                                1 => format!("SCHED_FIFO/{prio}"),
+                                2 => format!("SCHED_RR/{prio}"),
+                                3 => String::from("SCHED_BATCH"),
+                                5 => String::from("SCHED_IDLE"),
+                                6 => String::from("SCHED_DEADLINE"),
+                                p => format!("policy {p}"),
+                            };
+                            s.push_str(&format!(" in {class}"));
+                        }
+                    }
+                    s.push('\n');
+                }
+                if kind == "switch" {
+                    let [idle, fair, rt] = slow.get(cpu).copied().unwrap_or_default();
+                    s.push_str(&format!(
+                        "#   cpu{cpu} switch >= {} ms after: idle {idle}, fair {fair}, real-time {rt}\n",
+                        wakelat::SLOW_NS / 1_000_000
+                    ));
+                }
+            }
+        }
+        Ok(s.into_bytes())
+    });
+    let write: node::WriteFn = alloc::boxed::Box::new(|data: &[u8]| {
+        match core::str::from_utf8(data).map_err(|_| Errno::EINVAL)?.trim() {
+            "1" => wakelat::enable(),
+            "0" => wakelat::reset(),
             _ => return Err(Errno::EINVAL),
         }
         Ok(data.len())

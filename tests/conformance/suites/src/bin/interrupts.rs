@@ -15,6 +15,13 @@
 //! - `fair_threads_sharing_a_cpu_tick`: two SCHED_OTHER threads sharing the last CPU for
 //!   500 ms do take timer interrupts there (their time slices end), so the check above
 //!   does see a CPU's timer interrupts when there are any.
+//!
+//! With `--wakelat` (Axle only: `/proc/axle/wakelat`, the real-time wake-up tracer):
+//! - `wakelat_traces_rt_wakeups`: once the tracer is on and cleared, 200 sleeps of 1 ms of
+//!   a SCHED_FIFO thread on the last CPU add at least 150 timer and switch samples there,
+//!   each histogram sums to its samples, and the largest came from that thread;
+//! - `wakelat_ignores_fair_threads`: after clearing, the same sleeps of a SCHED_OTHER thread
+//!   add no sample; writing anything but 0 or 1 fails with EINVAL.
 
 use checks::{ensure, sys_ok, syscall, CheckResult, Suite};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,8 +30,12 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let nohz = std::env::args().any(|a| a == "--nohz");
+    let wakelat = std::env::args().any(|a| a == "--wakelat");
     let mut s = Suite::new("interrupts");
-    if nohz {
+    if wakelat {
+        s.check("wakelat_traces_rt_wakeups", wakelat_traces_rt_wakeups);
+        s.check("wakelat_ignores_fair_threads", wakelat_ignores_fair_threads);
+    } else if nohz {
         s.check("no_tick_under_one_rt_thread", no_tick_under_one_rt_thread);
         s.check("fair_threads_sharing_a_cpu_tick", fair_threads_sharing_a_cpu_tick);
     } else {
@@ -161,4 +172,66 @@ fn fair_threads_sharing_a_cpu_tick() -> CheckResult {
     let delta = delta?;
     ensure!(delta >= 5, "two SCHED_OTHER threads sharing a CPU for 500 ms took only {delta} timer interrupts");
     Ok(())
+}
+
+const WAKELAT: &str = "/proc/axle/wakelat";
+
+/// One line of /proc/axle/wakelat: (samples, max_tid, bucket counts).
+fn wakelat_line(cpu: usize, kind: &str) -> Result<(u64, u64, Vec<u64>), String> {
+    let text = std::fs::read_to_string(WAKELAT).map_err(|e| format!("{WAKELAT}: {e}"))?;
+    let prefix = format!("cpu{cpu} {kind} ");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).ok_or_else(|| format!("no `{prefix}` line in {text:?}"))?;
+    let (head, hist) = line.split_once(" | ").ok_or_else(|| format!("no histogram in `{line}`"))?;
+    let words: Vec<&str> = head.split_whitespace().collect();
+    ensure!(words.len() == 8, "`{line}`: expected cpu kind samples p50 p99 p99.9 max max_tid");
+    let num = |w: &str| w.parse::<u64>().map_err(|_| format!("`{w}` in `{line}` is not a number"));
+    let counts = hist.split_whitespace().map(num).collect::<Result<Vec<u64>, String>>()?;
+    Ok((num(words[2])?, num(words[7])?, counts))
+}
+
+fn wakelat_write(what: &str) -> Result<(), String> {
+    std::fs::write(WAKELAT, what).map_err(|e| format!("writing {what:?} to {WAKELAT}: {e}"))
+}
+
+/// A tracer line: (samples, max_tid, bucket counts).
+type Line = (u64, u64, Vec<u64>);
+
+/// 200 sleeps of 1 ms on the last CPU in class `policy`, then (read by the sleeper while
+/// it lives) its CPU's timer and switch lines and its tid.
+fn sleeps_on_last_cpu(policy: i32, priority: i32) -> Result<(usize, Line, Line, u64), String> {
+    on_last_cpu(move |cpu| {
+        set_policy(policy, priority)?;
+        // SAFETY: gettid has no arguments.
+        let tid = unsafe { libc::syscall(libc::SYS_gettid) } as u64;
+        for _ in 0..200 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        set_policy(libc::SCHED_OTHER, 0)?;
+        Ok((cpu, wakelat_line(cpu, "timer")?, wakelat_line(cpu, "switch")?, tid))
+    })
+}
+
+fn wakelat_traces_rt_wakeups() -> CheckResult {
+    wakelat_write("1")?;
+    wakelat_write("0")?;
+    let (cpu, timer, switch, tid) = sleeps_on_last_cpu(libc::SCHED_FIFO, 50)?;
+    for (kind, (samples, max_tid, counts)) in [("timer", timer), ("switch", switch)] {
+        ensure!(samples >= 150, "{kind}: {samples} samples on CPU {cpu} after 200 real-time sleeps, expected >= 150");
+        ensure!(counts.iter().sum::<u64>() == samples, "{kind}: the histogram {counts:?} does not sum to {samples}");
+        ensure!(max_tid == tid, "{kind}: the largest sample came from thread {max_tid}, not the sleeper {tid}");
+    }
+    Ok(())
+}
+
+fn wakelat_ignores_fair_threads() -> CheckResult {
+    wakelat_write("1")?;
+    wakelat_write("0")?;
+    let (cpu, timer, switch, _) = sleeps_on_last_cpu(libc::SCHED_OTHER, 0)?;
+    for (kind, (samples, _, _)) in [("timer", timer), ("switch", switch)] {
+        ensure!(samples == 0, "{kind}: {samples} samples on CPU {cpu} from a SCHED_OTHER thread's sleeps");
+    }
+    match std::fs::write(WAKELAT, "2") {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
+        other => Err(format!("writing 2 to {WAKELAT}: {other:?}, expected EINVAL")),
+    }
 }
