@@ -29,6 +29,10 @@
 # otherwise delays every guest timer by up to a slice); --rt turns it on (PRIO 1) unless
 # `--host-rt 0` is given. The host Linux run is not affected.
 #
+# With --rt each Axle run also boots with `wakelat` and its console log ends with
+# /proc/axle/wakelat (docs/scheduling.md: how late timer interrupts came, how long woken
+# real-time threads waited and behind what).
+#
 # Each run's raw CSV is labelled (`# key: value` lines) with system, kernel, smp, accel,
 # mem, profile and date. A system whose run fails is left out of the report (and said);
 # the exit status is then 1. Needs `make kernel image` first (make report does that).
@@ -61,6 +65,10 @@ done
 say() { echo "report: $*" >&2; }
 [ -n "$HOST_RT" ] || { [ $RT = 1 ] && HOST_RT=1 || HOST_RT=0; }
 case "$HOST_RT" in ''|*[!0-9]*) say "error: --host-rt takes a priority 0-99 (0: off)"; exit 2 ;; esac
+# --rt: Axle's real-time wake-up tracer is on, and its per-CPU histograms
+# (/proc/axle/wakelat) end each Axle console log: where real-time threads waited.
+WAKELAT_ARGS=; WAKELAT_DUMP=
+if [ $RT = 1 ]; then WAKELAT_ARGS="--append wakelat"; WAKELAT_DUMP="cat /proc/axle/wakelat;"; fi
 HOST_RT_ARGS=; HOST_SIDE="none (QEMU's threads SCHED_OTHER)"
 if [ "$HOST_RT" != 0 ]; then
   HOST_RT_ARGS="--host-rt $HOST_RT"; HOST_SIDE="QEMU main loop SCHED_FIFO $HOST_RT on the host (vCPU threads SCHED_OTHER)"
@@ -130,7 +138,8 @@ for sys in $SYSTEMS; do
     axle)
       say "Axle in QEMU (SMP $SMP, accel $ACCEL, mem $MEM${suffix}): rs-latency, up to $TIMEOUT s"
       tools/run-qemu --smp "$SMP" --mem "$MEM" --accel "$ACCEL" --timeout "$TIMEOUT" $profile_args $HOST_RT_ARGS \
-        --result "$OUT/raw/$key-result.json" -- /bin/sh -c "$envs exec /bin/sh /opt/dataflows/dora-flow.sh latency" \
+        --result "$OUT/raw/$key-result.json" $WAKELAT_ARGS -- \
+        /bin/sh -c "$envs /bin/sh /opt/dataflows/dora-flow.sh latency; st=\$?; $WAKELAT_DUMP exit \$st" \
         >"$console" 2>&1
       rc=$?
       kernel="Axle $REV"; accel=$(accel_of "$OUT/raw/$key-result.json"); smp=$SMP; name="Axle$suffix" ;;
