@@ -42,6 +42,8 @@ pub struct PerCpu {
     pub(crate) slice_end: AtomicU64,
     /// Earliest armed timer event (ns); u64::MAX = none.
     pub(crate) armed_at: AtomicU64,
+    /// Writes to the local APIC timer (arm or disarm), for `/proc/axle/timer`.
+    pub timer_writes: AtomicU64,
     pub(crate) tlb_request: AtomicU64,
     pub(crate) tlb_done: AtomicU64,
     pub(crate) tables: CpuTables,
@@ -83,6 +85,7 @@ pub fn init_cpu(id: u32, apic_id: u32, idle: Arc<Thread>) -> &'static PerCpu {
         timers: SpinLock::new(TimerQueue::new()),
         slice_end: AtomicU64::new(u64::MAX),
         armed_at: AtomicU64::new(u64::MAX),
+        timer_writes: AtomicU64::new(0),
         tlb_request: AtomicU64::new(0),
         tlb_done: AtomicU64::new(0),
         tables: CpuTables::new(ist(()), ist(())),

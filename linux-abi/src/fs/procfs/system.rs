@@ -330,6 +330,7 @@ pub fn top_level() -> Vec<(&'static str, Arc<dyn Inode>)> {
                     ("irqsoff", irqsoff_file(92)),
                     ("profile", f(91, crate::profile::summary)),
                     ("wakelat", wakelat_file(93)),
+                    ("timer", f(94, timer_summary)),
                 ],
             ),
         ),
@@ -361,6 +362,22 @@ fn irqsoff_file(ino: u64) -> Arc<dyn Inode> {
         Ok(data.len())
     });
     node::GenFile::writable(FS, ino, 0o644, gen, write)
+}
+
+/// `/proc/axle/timer`: per CPU, how often the local APIC timer was written (armed or
+/// disarmed) and how many context switches there were. A deadline already armed at or
+/// before the next event is kept, so the writes stay far below the switches.
+fn timer_summary() -> String {
+    let mut s = String::from("# cpu timer_writes context_switches\n");
+    for c in rtos::percpu::all() {
+        s.push_str(&format!(
+            "cpu{} {} {}\n",
+            c.id,
+            c.timer_writes.load(core::sync::atomic::Ordering::Relaxed),
+            rtos::sched::core::switches(c)
+        ));
+    }
+    s
 }
 
 /// `/proc/axle/wakelat`: the real-time wake-up tracer (`rtos::sched::wakelat`): per CPU,

@@ -14,7 +14,12 @@
 //!   budget, 950 ms per 1 s);
 //! - `fair_threads_sharing_a_cpu_tick`: two SCHED_OTHER threads sharing the last CPU for
 //!   500 ms do take timer interrupts there (their time slices end), so the check above
-//!   does see a CPU's timer interrupts when there are any.
+//!   does see a CPU's timer interrupts when there are any;
+//! - `switches_keep_the_armed_timer`: two SCHED_OTHER threads on the last CPU passing a byte
+//!   back and forth over pipes 2000 times switch at least 4000 times there, but write the
+//!   CPU's timer (`/proc/axle/timer`) fewer than 400 times: a context switch does not
+//!   rewrite a timer already armed at or before the next event (under a hypervisor each
+//!   write is an exit).
 //!
 //! With `--wakelat` (Axle only: `/proc/axle/wakelat`, the real-time wake-up tracer):
 //! - `wakelat_traces_rt_wakeups`: once the tracer is on and cleared, 200 sleeps of 1 ms of
@@ -38,6 +43,7 @@ fn main() {
     } else if nohz {
         s.check("no_tick_under_one_rt_thread", no_tick_under_one_rt_thread);
         s.check("fair_threads_sharing_a_cpu_tick", fair_threads_sharing_a_cpu_tick);
+        s.check("switches_keep_the_armed_timer", switches_keep_the_armed_timer);
     } else {
         s.check("format", format);
         s.check("loc_counts_timer_wakeups", loc_counts_timer_wakeups);
@@ -234,4 +240,56 @@ fn wakelat_ignores_fair_threads() -> CheckResult {
         Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(()),
         other => Err(format!("writing 2 to {WAKELAT}: {other:?}, expected EINVAL")),
     }
+}
+
+/// `/proc/axle/timer` for CPU `cpu`: (timer writes, context switches).
+fn timer_writes_of(cpu: usize) -> Result<(u64, u64), String> {
+    let text = std::fs::read_to_string("/proc/axle/timer").map_err(|e| format!("/proc/axle/timer: {e}"))?;
+    let prefix = format!("cpu{cpu} ");
+    let line = text.lines().find(|l| l.starts_with(&prefix)).ok_or_else(|| format!("no `{prefix}` line in {text:?}"))?;
+    let nums: Vec<u64> = line.split_whitespace().skip(1).map(|w| w.parse().map_err(|_| format!("bad line `{line}`"))).collect::<Result<_, _>>()?;
+    ensure!(nums.len() == 2, "`{line}`: expected cpu, writes, switches");
+    Ok((nums[0], nums[1]))
+}
+
+fn switches_keep_the_armed_timer() -> CheckResult {
+    const TRIPS: u64 = 2000;
+    let mut ab = [0i32; 2];
+    let mut ba = [0i32; 2];
+    // SAFETY: each array has room for the two descriptors pipe2 writes.
+    sys_ok("pipe2", || unsafe { libc::pipe2(ab.as_mut_ptr(), libc::O_CLOEXEC) as i64 })?;
+    // SAFETY: as above.
+    sys_ok("pipe2", || unsafe { libc::pipe2(ba.as_mut_ptr(), libc::O_CLOEXEC) as i64 })?;
+    let cpu = online_cpus() - 1;
+    let partner = std::thread::spawn(move || -> Result<(), String> {
+        pin_to(cpu)?;
+        let mut b = [0u8; 1];
+        for _ in 0..TRIPS {
+            // SAFETY: 1-byte buffers and descriptors owned by this check.
+            let ok = unsafe { libc::read(ab[0], b.as_mut_ptr().cast(), 1) == 1 && libc::write(ba[1], b.as_ptr().cast(), 1) == 1 };
+            ensure!(ok, "partner: pipe read/write failed");
+        }
+        Ok(())
+    });
+    let measured = on_last_cpu(move |cpu| {
+        let (w0, s0) = timer_writes_of(cpu)?;
+        let mut b = [7u8; 1];
+        for _ in 0..TRIPS {
+            // SAFETY: as above.
+            let ok = unsafe { libc::write(ab[1], b.as_ptr().cast(), 1) == 1 && libc::read(ba[0], b.as_mut_ptr().cast(), 1) == 1 };
+            ensure!(ok, "pipe read/write failed");
+        }
+        let (w1, s1) = timer_writes_of(cpu)?;
+        Ok((w1 - w0, s1 - s0))
+    });
+    let joined = partner.join().map_err(|_| String::from("the partner thread panicked"))?;
+    for fd in ab.into_iter().chain(ba) {
+        // SAFETY: closing descriptors this check opened, once.
+        unsafe { libc::close(fd) };
+    }
+    joined?;
+    let (writes, switches) = measured?;
+    ensure!(switches >= 2 * TRIPS, "{TRIPS} round trips on one CPU made only {switches} context switches there");
+    ensure!(writes < TRIPS / 5, "{switches} context switches wrote the timer {writes} times, expected < {}", TRIPS / 5);
+    Ok(())
 }
