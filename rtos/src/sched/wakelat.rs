@@ -197,6 +197,33 @@ pub const SLOW_NS: u64 = 1_000_000;
 /// (priority order, or equal priority: FIFO does not preempt its equals).
 static SLOW_AFTER: [[AtomicU64; 3]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 3] }; MAX_CPUS];
 
+/// Per CPU, the latest timer interrupt that woke a thread (any class): how late it came,
+/// and where it found the CPU (the interrupted instruction, and whether in user mode).
+/// Found in user mode, interrupts were on: the delay was outside the kernel (the
+/// hardware or hypervisor); found in the kernel, look that address up (addr2line).
+static LATE_IRQ: [[AtomicU64; 3]; MAX_CPUS] = [const { [const { AtomicU64::new(0) }; 3] }; MAX_CPUS];
+
+/// A timer interrupt on `cpu` woke a thread `late_ns` after its deadline, arriving at
+/// `rip` (`user`: in user mode).
+pub fn timer_irq_at(cpu: u32, late_ns: u64, rip: u64, user: bool) {
+    let slot = &LATE_IRQ[(cpu as usize).min(MAX_CPUS - 1)];
+    if late_ns > slot[0].load(Ordering::Relaxed) {
+        slot[0].store(late_ns, Ordering::Relaxed);
+        slot[1].store(rip, Ordering::Relaxed);
+        slot[2].store(u64::from(user), Ordering::Relaxed);
+    }
+}
+
+/// Per CPU: the latest timer interrupt's (lateness in ns, interrupted address, user mode).
+pub fn late_irq(ncpus: usize) -> alloc::vec::Vec<(u64, u64, bool)> {
+    (0..ncpus.min(MAX_CPUS))
+        .map(|c| {
+            let s = &LATE_IRQ[c];
+            (s[0].load(Ordering::Relaxed), s[1].load(Ordering::Relaxed), s[2].load(Ordering::Relaxed) != 0)
+        })
+        .collect()
+}
+
 /// What ran before a slow switch sample (index into the per-CPU counts).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Before {
@@ -221,7 +248,7 @@ pub fn reset() {
     for h in TIMER.iter().chain(SWITCH.iter()) {
         h.clear();
     }
-    for c in SLOW_AFTER.iter().flatten() {
+    for c in SLOW_AFTER.iter().flatten().chain(LATE_IRQ.iter().flatten()) {
         c.store(0, Ordering::Relaxed);
     }
 }

@@ -92,7 +92,7 @@ pub(crate) fn program(cpu: &percpu::PerCpu) {
 }
 
 /// The local timer interrupt: runs expired timers, ends time slices, re-arms.
-pub(crate) fn interrupt(_frame: &mut crate::arch::x86_64::trap::TrapFrame) {
+pub(crate) fn interrupt(frame: &mut crate::arch::x86_64::trap::TrapFrame) {
     let cpu = percpu::this();
     let now = now_ns();
     loop {
@@ -107,7 +107,12 @@ pub(crate) fn interrupt(_frame: &mut crate::arch::x86_64::trap::TrapFrame) {
             }
         };
         match action {
-            Some(TimerAction::Wake(t)) => crate::sched::core::wake_by_timer(&t, now - deadline),
+            Some(TimerAction::Wake(t)) => {
+                if crate::sched::wakelat::enabled() {
+                    crate::sched::wakelat::timer_irq_at(cpu.id, now - deadline, frame.rip, frame.cs & 3 == 3);
+                }
+                crate::sched::core::wake_by_timer(&t, now - deadline)
+            }
             Some(TimerAction::Call(f, arg)) => f(arg),
             Some(TimerAction::Closure(f)) => f(),
             None => break,

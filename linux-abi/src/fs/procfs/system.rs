@@ -396,6 +396,7 @@ fn wakelat_file(ino: u64) -> Arc<dyn Inode> {
         s.push_str("# cpu kind samples p50<=us p99<=us p99.9<=us max_us max_tid(0: gone) | per bucket: <1us <2 <4 ... <65536 rest\n");
         let us = |ns: Option<u64>| ns.map_or(String::from("-"), |v| format!("{}.{:03}", v / 1000, v % 1000));
         let slow = wakelat::slow_after(rtos::percpu::online());
+        let late = wakelat::late_irq(rtos::percpu::online());
         for (cpu, (timer, switch)) in wakelat::report(rtos::percpu::online()).into_iter().enumerate() {
             for (kind, h) in [("timer", timer), ("switch", switch)] {
                 let counts: alloc::vec::Vec<String> = h.counts.iter().map(|c| format!("{c}")).collect();
@@ -431,6 +432,16 @@ fn wakelat_file(ino: u64) -> Arc<dyn Inode> {
                         }
                     }
                     s.push('\n');
+                }
+                if kind == "timer" {
+                    if let Some(&(ns, rip, user)) = late.get(cpu).filter(|l| l.0 > 0) {
+                        let place = if user { "user mode" } else { "the kernel" };
+                        s.push_str(&format!(
+                            "#   cpu{cpu} latest timer interrupt (any thread): {}.{:03} us late, found the CPU in {place} at {rip:#x}\n",
+                            ns / 1000,
+                            ns % 1000
+                        ));
+                    }
                 }
                 if kind == "switch" {
                     let [idle, fair, rt] = slow.get(cpu).copied().unwrap_or_default();
