@@ -404,7 +404,8 @@ class HostHelper:
         argv = substitute(self.spec.host_helper, self.bin_dir, self.subs)
         try:
             self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=_default_signals if INHERITED_IGNORED else None)
         except OSError as e:
             self.error = f"cannot start host helper {argv[0]}: {e}"
             return self
@@ -592,13 +593,27 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+# Signals this harness inherited as ignored (`nohup make test` ignores SIGHUP, a shell's
+# background job SIGINT and SIGQUIT). Exec keeps an ignored disposition, so the host
+# programs would start with it and the checks of default dispositions (and a shell's job
+# control on the host console) would fail for the harness's sake: children get the
+# defaults back, as from a login shell.
+INHERITED_IGNORED = [s for s in (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT) if signal.getsignal(s) == signal.SIG_IGN]
+
+
+def _default_signals() -> None:
+    """In a child before exec: the inherited ignored signals back to their defaults."""
+    for s in INHERITED_IGNORED:
+        signal.signal(s, signal.SIG_DFL)
+
+
 def _run(argv: list[str], timeout: float) -> tuple[int | None, bytes, bool, str | None, float]:
     """Runs argv in its own session: (returncode, output, timed_out, error, wall_s)."""
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            start_new_session=True, preexec_fn=_default_signals if INHERITED_IGNORED else None,
         )
     except OSError as e:
         return None, b"", False, f"cannot start {argv[0]}: {e}", 0.0
@@ -642,6 +657,7 @@ def run_host_console(spec: TestSpec, bin_dir: Path) -> RunOutcome:
             os.chdir("/")
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", HOST_TTY_ROWS, HOST_TTY_COLS, 0, 0))
             os.closerange(3, 65536)
+            _default_signals()
             os.execvpe(argv[0], argv, env)
         except BaseException:  # noqa: BLE001 - nothing may escape the forked child
             pass
