@@ -239,6 +239,8 @@ def qemu_command(cfg: RunConfig, initrd: Path | None, status_sock: Path, stdin_i
     ]
     if qmp_sock is not None:
         cmd += ["-qmp", f"unix:{_qpath(qmp_sock)},server=on,wait=off"]
+    if cfg.host_rt:
+        cmd += hostrt.QEMU_ARGS
     return cmd + list(cfg.qemu_args)
 
 
@@ -911,8 +913,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG",
                    help="extra QEMU argument (repeatable), e.g. --qemu-arg=-s --qemu-arg=-S for gdb")
     p.add_argument("--host-rt", type=int, nargs="?", const=1, default=0, metavar="PRIO",
-                   help="run QEMU's main-loop thread at host SCHED_FIFO PRIO (default 1) so that the host's "
-                        "scheduler does not delay the guest's timers (latency measurements; needs root)")
+                   help="latency measurements: QEMU's main-loop thread at host SCHED_FIFO PRIO (default 1) and "
+                        "the guest's memory allocated before boot (-mem-prealloc), so that neither the host's "
+                        "scheduler nor its page faults show in the guest's latencies (needs root)")
     p.add_argument("--probe-kvm", action="store_true",
                    help="only run the KVM probe for the kernel (cached; with --reprobe: fresh) and exit 0 if "
                         "KVM is usable, 1 if not")

@@ -287,8 +287,8 @@ def header(args, mode, accel, accel_why, commit, started, guest_info, loads, hoo
         ("guest facts", f"Axle: vDSO {ai.get('vdso', '?')}, memory from {ai.get('mem_source', '?')}, loopback "
                         f"{ai.get('loopback', '?')}; Linux: vDSO {li.get('vdso', '?')}, memory from "
                         f"{li.get('mem_source', '?')}, loopback {li.get('loopback', '?')}"),
-        ("QEMU", sysmod.qemu_version() + ("; main loop at host SCHED_FIFO %d (--host-rt), vCPU threads "
-                                          "SCHED_OTHER" % args.host_rt if args.host_rt else
+        ("QEMU", sysmod.qemu_version() + ("; main loop at host SCHED_FIFO %d, vCPU threads SCHED_OTHER, "
+                                          "guest memory preallocated (--host-rt)" % args.host_rt if args.host_rt else
                                           "; every thread SCHED_OTHER on the host")),
         ("host", f"{sysmod.host_cpu()}; 1-min load average around the runs: "
                  + (f"{min(valid):.1f}-{max(valid):.1f}" if valid else "n/a")),

@@ -41,7 +41,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="the command as one string, run by /bin/sh -c as tools/run-qemu --command does")
     p.add_argument("--qemu-arg", action="append", default=[], metavar="ARG", help="extra QEMU argument (repeatable)")
     p.add_argument("--host-rt", type=int, nargs="?", const=1, default=0, metavar="PRIO",
-                   help="run QEMU's main-loop thread at host SCHED_FIFO PRIO (default 1), as run-qemu --host-rt")
+                   help="QEMU's main loop at host SCHED_FIFO PRIO (default 1) and -mem-prealloc, as run-qemu --host-rt")
     p.add_argument("--probe-kvm", action="store_true",
                    help="only run the KVM probe (cached; with --reprobe: fresh); exit 0 if KVM works, 1 if not")
     p.add_argument("--reprobe", action="store_true", help="with --probe-kvm: ignore the cached verdict")

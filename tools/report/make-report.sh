@@ -24,9 +24,10 @@
 #   +rt       Linux: the daemon's main thread SCHED_FIFO 50 (what Dora's own `--rt` does in
 #             later versions; Dora 0.3.5 has no such option), set with axle-chrt
 #
-# --host-rt PRIO runs QEMU's main-loop thread at host SCHED_FIFO PRIO for both kernels
-# (tools/axletools/hostrt.py says why: on a host with no spare core the host's scheduler
-# otherwise delays every guest timer by up to a slice); --rt turns it on (PRIO 1) unless
+# --host-rt PRIO runs QEMU's main-loop thread at host SCHED_FIFO PRIO and preallocates the
+# guest's memory, for both kernels (tools/axletools/hostrt.py says why: on a host with no
+# spare core the host's scheduler otherwise delays every guest timer by up to a slice, and
+# first touches of guest memory stop the vCPUs); --rt turns it on (PRIO 1) unless
 # `--host-rt 0` is given. The host Linux run is not affected.
 #
 # With --rt each Axle run also boots with `wakelat` and its console log ends with
@@ -69,9 +70,9 @@ case "$HOST_RT" in ''|*[!0-9]*) say "error: --host-rt takes a priority 0-99 (0: 
 # (/proc/axle/wakelat) end each Axle console log: where real-time threads waited.
 WAKELAT_ARGS=; WAKELAT_DUMP=
 if [ $RT = 1 ]; then WAKELAT_ARGS="--append wakelat"; WAKELAT_DUMP="cat /proc/axle/wakelat;"; fi
-HOST_RT_ARGS=; HOST_SIDE="none (QEMU's threads SCHED_OTHER)"
+HOST_RT_ARGS=; HOST_SIDE="none (QEMU's threads SCHED_OTHER, guest memory allocated on first touch)"
 if [ "$HOST_RT" != 0 ]; then
-  HOST_RT_ARGS="--host-rt $HOST_RT"; HOST_SIDE="QEMU main loop SCHED_FIFO $HOST_RT on the host (vCPU threads SCHED_OTHER)"
+  HOST_RT_ARGS="--host-rt $HOST_RT"; HOST_SIDE="QEMU main loop SCHED_FIFO $HOST_RT on the host (vCPU threads SCHED_OTHER), guest memory preallocated"
 fi
 # Dora 0.3.5 takes a fresh /dev/shm region for every large message until the sink hands
 # it back, so a dataflow that lags (under load) holds gigabytes: --rt runs get 8G.

@@ -265,6 +265,8 @@ class RunnerUnitTest(Tmp):
         self.assertIn("unix:/q.sock,server=on,wait=off", with_qmp)
         tcg = " ".join(runner.qemu_command(self.cfg(), None, Path("/s")))
         self.assertIn("-accel tcg -cpu max", tcg)
+        self.assertNotIn("-mem-prealloc", tcg)
+        self.assertIn("-mem-prealloc", runner.qemu_command(self.cfg(host_rt=1), None, Path("/s")))
         self.assertNotIn("-initrd", tcg)
         self.assertIn("stdio,id=ser0,signal=off", tcg)
         inter = " ".join(runner.qemu_command(self.cfg(interactive=True), None, Path("/s"), True))
