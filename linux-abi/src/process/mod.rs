@@ -394,7 +394,7 @@ pub fn find_task(tid: Pid) -> Option<Arc<Task>> {
 /// `rtos` thread id), if it is a live user task.
 pub fn tid_of_thread(thread_id: u64) -> Option<Pid> {
     let tasks: Vec<Arc<Task>> = TASKS.lock().values().filter_map(|w| w.upgrade()).collect();
-    tasks.into_iter().find(|t| t.thread.get().and_then(|w| w.upgrade()).is_some_and(|th| th.id() == thread_id)).map(|t| t.tid())
+    tasks.into_iter().find(|t| t.thread().is_some_and(|th| th.id() == thread_id)).map(|t| t.tid())
 }
 
 /// All live processes, by pid.

@@ -463,23 +463,7 @@ fn schedule_locked(cpu: &'static PerCpu) {
     let ns = sched(&next);
     if ns.woken_at_ns != 0 {
         if wakelat::enabled() {
-            let (name, prev_name) = (next.name(), prev.name());
-            let waited = now.saturating_sub(ns.woken_at_ns);
-            let pp = ps.eff();
-            let before = wakelat::Prev {
-                id: prev.id(),
-                name: prev_name.as_bytes(),
-                policy: pp.policy.to_linux(),
-                priority: pp.rt_priority,
-            };
-            let kind = if ps.is_idle_thread {
-                wakelat::Before::Idle
-            } else if pp.policy.class() >= Class::RealTime {
-                wakelat::Before::RealTime
-            } else {
-                wakelat::Before::Fair
-            };
-            wakelat::switched_in(cpu.id, next.id(), name.as_bytes(), waited, before, kind);
+            trace_switch_in(cpu, &prev, ps, &next, now.saturating_sub(ns.woken_at_ns));
         }
         ns.woken_at_ns = 0;
     }
@@ -553,6 +537,22 @@ fn schedule_locked(cpu: &'static PerCpu) {
     // prepared by `prepare_stack`.
     unsafe { context::switch(save, next_rsp) };
     finish_switch();
+}
+
+/// Records for the wake-up tracer that woken real-time thread `next` runs on `cpu`
+/// `waited` ns after its wake-up, after `prev` (whose state is `ps`).
+fn trace_switch_in(cpu: &PerCpu, prev: &Thread, ps: &SchedState, next: &Thread, waited: u64) {
+    let (name, prev_name) = (next.name(), prev.name());
+    let pp = ps.eff();
+    let before = wakelat::Prev { id: prev.id(), name: prev_name.as_bytes(), policy: pp.policy.to_linux(), priority: pp.rt_priority };
+    let kind = if ps.is_idle_thread {
+        wakelat::Before::Idle
+    } else if pp.policy.class() >= Class::RealTime {
+        wakelat::Before::RealTime
+    } else {
+        wakelat::Before::Fair
+    };
+    wakelat::switched_in(cpu.id, next.id(), name.as_bytes(), waited, before, kind);
 }
 
 /// Loads `space` on this CPU for the running thread (an `execve`): CR3, the CPU masks for
